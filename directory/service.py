@@ -1,0 +1,75 @@
+"""The directory, assembled from settings: store, policy, lookup and registration.
+
+Built inside the CLI command or `create_app()`, never at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from directory import apikeys
+from directory.authz import Principal
+from directory.errors import DirectoryError, ErrorKind
+from directory.lookup import Lookup
+from directory.policy import Policy, load_policy
+from directory.registration import Registration
+from directory.settings import Settings
+from directory.store import migrate
+from directory.store.engine import make_engine
+from directory.store.store import DirectoryStore
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Directory:
+    def __init__(self, settings: Settings, clock: Clock = utc_now) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.policy: Policy = load_policy(settings.policy_path, settings.schemes_dir)
+        if settings.url.startswith("sqlite"):
+            settings.home.mkdir(parents=True, exist_ok=True)
+        self.store = DirectoryStore(make_engine(settings.url))
+        self.lookup = Lookup(
+            self.store,
+            self.policy,
+            clock,
+            refresh_seconds=settings.cache_refresh_seconds,
+            batch_limit=settings.batch_limit,
+        )
+        self.registration = Registration(self.store, self.policy, clock)
+
+    def initialise(self) -> None:
+        """Create or upgrade the schema, and the store's state row. Idempotent."""
+        migrate.upgrade(self.store.engine)
+        self.store.initialise_state()
+
+    def check_schema(self) -> None:
+        try:
+            current = migrate.current_revision(self.store.engine)
+        except Exception as exc:
+            raise DirectoryError(
+                ErrorKind.UNAVAILABLE, "the directory store cannot be reached"
+            ) from exc
+        if current != migrate.head_revision():
+            raise DirectoryError(
+                ErrorKind.CONFIG,
+                f"the store at {self.store.engine.url.render_as_string(hide_password=True)} "
+                f"is at schema {current or 'none'}, not {migrate.head_revision()}: "
+                "run `clearance init`",
+            )
+
+    def authenticate(self, secret: str | None) -> Principal:
+        if not secret:
+            raise DirectoryError(ErrorKind.UNAUTHENTICATED, "an API key is required")
+        key = self.lookup.snapshots.current().api_keys.get(apikeys.key_hash(secret))
+        if key is None or key.revoked_at is not None:
+            raise DirectoryError(ErrorKind.UNAUTHENTICATED, "the API key is not valid")
+        return Principal(f"api-key:{key.id} ({key.name})", frozenset(key.scopes))
+
+    def close(self) -> None:
+        self.store.close()

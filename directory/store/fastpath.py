@@ -1,0 +1,111 @@
+"""The lookup's hot path: mailbox entries (and their live certificates) by address.
+
+Mailbox rows are read from the store on every lookup, never cached, so adding, removing or
+revoking shows at once. It bypasses the SQL expression layer for speed: one plain parameterised
+statement on a DBAPI connection kept per thread, in autocommit mode.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from directory.errors import DirectoryError, ErrorKind
+
+_COLUMNS = (
+    "r.address, r.id, r.organisation_id, r.domain_id, r.role, r.mailbox_verified_at, "
+    "r.display_name, c.serial, c.not_before, c.not_after, c.der"
+)
+_FROM = (
+    "FROM recipients r LEFT JOIN certificates c ON c.recipient_id = r.id "
+    "AND c.revoked_at IS NULL AND c.der IS NOT NULL "
+    "WHERE r.status = 'active' AND r.kind = 'mailbox' AND r.address "
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCertificate:
+    serial: str
+    not_before: datetime
+    not_after: datetime
+    der: bytes
+
+
+@dataclass(slots=True)
+class MailboxRow:
+    address: str
+    id: str
+    organisation_id: str
+    domain_id: str
+    role: str
+    mailbox_verified_at: datetime | None
+    display_name: str | None
+    certificates: list[LiveCertificate]
+
+
+def _when(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class MailboxFinder:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.marker = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._local = threading.local()
+
+    def _connection(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self.engine.raw_connection()
+            if self.engine.dialect.name == "postgresql":
+                conn.driver_connection.autocommit = True  # type: ignore[union-attr]
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            self._local.conn = None
+            conn.close()
+
+    def find(self, addresses: Sequence[str]) -> dict[str, MailboxRow]:
+        if not addresses:
+            return {}
+        unique = list(dict.fromkeys(addresses))
+        if len(unique) == 1:
+            sql = f"SELECT {_COLUMNS} {_FROM}= {self.marker}"
+        else:
+            sql = f"SELECT {_COLUMNS} {_FROM}IN ({', '.join([self.marker] * len(unique))})"
+        try:
+            cursor = self._connection().cursor()
+            try:
+                cursor.execute(sql, unique)
+                fetched = cursor.fetchall()
+            finally:
+                cursor.close()
+        except Exception as exc:  # any driver error: the directory cannot answer
+            self.close()
+            raise DirectoryError(
+                ErrorKind.UNAVAILABLE, "the directory store cannot answer"
+            ) from exc
+        found: dict[str, MailboxRow] = {}
+        for row in fetched:
+            entry = found.get(row[0])
+            if entry is None:
+                entry = found[row[0]] = MailboxRow(
+                    row[0], row[1], row[2], row[3], row[4], _when(row[5]), row[6], []
+                )
+            if row[7] is not None:
+                entry.certificates.append(
+                    LiveCertificate(row[7], _when(row[8]), _when(row[9]), bytes(row[10]))  # type: ignore[arg-type]
+                )
+        return found

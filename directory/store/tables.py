@@ -1,0 +1,218 @@
+"""The relational schema (SQLAlchemy Core). Migrations in directory/store/migrations mirror it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC)
+
+
+ID = String(36)
+
+directory_state = Table(
+    "directory_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),  # bumped by every write transaction
+    Column("register_seq", BigInteger, nullable=False),  # ... that touched org-level records
+    Column("audit_position", BigInteger, nullable=False),  # the audit log's head
+    Column("audit_head", String(64), nullable=False),
+)
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("sector", String(40), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("identifiers", JSON, nullable=False),
+    Column("vetted_at", UTCDateTime),
+    Column("vetting_evidence", Text),
+    Column("review_required", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("change_seq", BigInteger, nullable=False, index=True),
+)
+
+domains = Table(
+    "domains",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("organisation_id", ID, ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("name", String(253), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("verified_at", UTCDateTime),
+    Column("verification_method", String(20)),
+    Column("verification_evidence", Text),
+    Column("posture", JSON),
+    Column("subaddress_separator", String(1)),
+    Column("challenge_token", String(64)),
+    Column("challenge_expires", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("change_seq", BigInteger, nullable=False, index=True),
+    Index(
+        "uq_domains_name_active",
+        "name",
+        unique=True,
+        sqlite_where=text("status = 'active'"),
+        postgresql_where=text("status = 'active'"),
+    ),
+)
+
+recipients = Table(
+    "recipients",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("organisation_id", ID, ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("domain_id", ID, ForeignKey("domains.id"), nullable=False, index=True),
+    Column("kind", String(10), nullable=False),
+    Column("address", String(254)),
+    Column("display_name", String(300)),
+    Column("given_name", String(100)),
+    Column("surname", String(100)),
+    Column("role", String(10), nullable=False),
+    Column("mailbox_verified_at", UTCDateTime),
+    Column("exclusions", JSON, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("change_seq", BigInteger, nullable=False, index=True),
+    Index(
+        "uq_recipients_address_active",
+        "address",
+        unique=True,
+        sqlite_where=text("status = 'active' AND kind = 'mailbox'"),
+        postgresql_where=text("status = 'active' AND kind = 'mailbox'"),
+    ),
+    Index(
+        "uq_recipients_domain_wide_active",
+        "domain_id",
+        unique=True,
+        sqlite_where=text("status = 'active' AND kind = 'domain'"),
+        postgresql_where=text("status = 'active' AND kind = 'domain'"),
+    ),
+)
+
+accreditations = Table(
+    "accreditations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("organisation_id", ID, ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("scheme", String(100), nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("valid_from", UTCDateTime, nullable=False),
+    Column("expires", UTCDateTime, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("change_seq", BigInteger, nullable=False, index=True),
+)
+
+sponsorships = Table(
+    "sponsorships",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("sponsor_id", ID, ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("sponsored_id", ID, ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("purpose", Text, nullable=False),
+    Column("ceiling", String(100), nullable=False),
+    Column("valid_from", UTCDateTime, nullable=False),
+    Column("expires", UTCDateTime, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("change_seq", BigInteger, nullable=False, index=True),
+)
+
+certificates = Table(
+    "certificates",
+    metadata,
+    Column("serial", String(64), primary_key=True),  # lower-case hex
+    Column("recipient_id", ID, ForeignKey("recipients.id"), index=True),
+    Column("email", String(254), nullable=False),
+    Column("not_before", UTCDateTime, nullable=False),
+    Column("not_after", UTCDateTime, nullable=False),
+    Column("der", LargeBinary),  # null while only reserved
+    Column("revoked_at", UTCDateTime),
+    Column("revocation_reason", String(40)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("change_seq", BigInteger, nullable=False, index=True),
+)
+
+precertificates = Table(
+    "precertificates",
+    metadata,
+    Column("serial", String(64), primary_key=True),
+    Column("der", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("scopes", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("entity", String(40), nullable=False),
+    Column("entity_id", String(64), nullable=False, index=True),
+    Column("before", JSON),
+    Column("after", JSON),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)

@@ -1,0 +1,147 @@
+"""One write transaction: a change sequence number, row changes, and their audit entries.
+
+Every write to the register goes through `Writer`, so that every change bumps the store's change
+sequence (which drives cache invalidation and LDAP sync) and is written to the hash-chained audit
+log in the same transaction, with who, when, what, before and after.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, select, update
+
+from directory.errors import not_found
+from directory.store import tables as t
+from directory.store.audit import entry_hash
+from directory.store.rows import jsonable
+
+# Changes to these tables invalidate the per-process register snapshot used by lookups.
+REGISTER_TABLES = frozenset(
+    {"organisations", "domains", "accreditations", "sponsorships", "api_keys", "recipients"}
+)
+
+
+class Writer:
+    def __init__(self, conn: Connection, actor: str, now: datetime) -> None:
+        self.conn = conn
+        self.actor = actor
+        self.now = now
+        state = conn.execute(
+            update(t.directory_state)
+            .where(t.directory_state.c.id == 1)
+            .values(seq=t.directory_state.c.seq + 1)
+            .returning(
+                t.directory_state.c.seq,
+                t.directory_state.c.audit_position,
+                t.directory_state.c.audit_head,
+            )
+        ).one()
+        self.seq: int = state.seq
+        self._position: int = state.audit_position
+        self._head: str = state.audit_head
+        self._register_touched = False
+        self._audited = False
+
+    # --- rows -----------------------------------------------------------------------------
+    def insert(self, table: Table, row: dict[str, Any], action: str, *, audit: bool = True) -> None:
+        values = dict(row)
+        if "change_seq" in table.c:
+            values["change_seq"] = self.seq
+        if "created_at" in table.c and "created_at" not in values:
+            values["created_at"] = self.now
+        self.conn.execute(table.insert().values(**values))
+        self._touch(table, values)
+        if audit:
+            self.audit(action, _entity(table), str(_key(table, values)), None, values)
+
+    def update(
+        self, table: Table, key: str, changes: dict[str, Any], action: str
+    ) -> dict[str, Any]:
+        """Apply changes to one row; return the row after. Unchanged rows are still audited."""
+        pk = next(iter(table.primary_key.columns))
+        before_row = self.conn.execute(select(table).where(pk == key)).mappings().one_or_none()
+        if before_row is None:
+            raise not_found(f"no {_entity(table)} {key}")
+        before = dict(before_row)
+        values = dict(changes)
+        if "change_seq" in table.c:
+            values["change_seq"] = self.seq
+        self.conn.execute(update(table).where(pk == key).values(**values))
+        after = {**before, **values}
+        self._touch(table, after)
+        self.audit(action, _entity(table), key, before, after)
+        return after
+
+    def _touch(self, table: Table, row: dict[str, Any]) -> None:
+        if table.name in REGISTER_TABLES and (
+            table.name != "recipients" or row.get("kind") == "domain"
+        ):
+            self._register_touched = True
+
+    # --- audit ----------------------------------------------------------------------------
+    def audit(
+        self,
+        action: str,
+        entity: str,
+        entity_id: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+    ) -> None:
+        before_json = jsonable(before) if before is not None else None
+        after_json = jsonable(after) if after is not None else None
+        position = self._position + 1
+        digest = entry_hash(
+            self._head,
+            position,
+            self.now,
+            self.actor,
+            action,
+            entity,
+            entity_id,
+            before_json,
+            after_json,
+        )
+        self.conn.execute(
+            t.audit_log.insert().values(
+                position=position,
+                at=self.now,
+                actor=self.actor,
+                action=action,
+                entity=entity,
+                entity_id=entity_id,
+                before=before_json,
+                after=after_json,
+                prev_hash=self._head,
+                hash=digest,
+            )
+        )
+        self._position, self._head = position, digest
+        self._audited = True
+
+    def finish(self) -> None:
+        values: dict[str, Any] = {"audit_position": self._position, "audit_head": self._head}
+        if self._register_touched:
+            values["register_seq"] = self.seq
+        self.conn.execute(
+            update(t.directory_state).where(t.directory_state.c.id == 1).values(**values)
+        )
+
+
+def _entity(table: Table) -> str:
+    return {
+        "organisations": "organisation",
+        "domains": "domain",
+        "recipients": "recipient",
+        "accreditations": "accreditation",
+        "sponsorships": "sponsorship",
+        "certificates": "certificate",
+        "precertificates": "precertificate",
+        "api_keys": "api-key",
+    }.get(table.name, table.name)
+
+
+def _key(table: Table, values: dict[str, Any]) -> Any:
+    pk = next(iter(table.primary_key.columns))
+    return values[pk.name]

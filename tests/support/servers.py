@@ -1,0 +1,36 @@
+"""Helpers for fixtures that start real servers and tools.
+
+A missing binary skips the test locally; under CLEARANCE_REQUIRE_SERVERS=1 (set by .ci/run) it
+fails it, so CI can never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+
+def servers_required() -> bool:
+    return os.environ.get("CLEARANCE_REQUIRE_SERVERS") == "1"
+
+
+def require_tool(name: str, *candidates: str) -> str:
+    """The path of a program, or skip (locally) / fail (in CI) when it is missing."""
+    for candidate in (name, *candidates):
+        found = shutil.which(candidate) or (candidate if Path(candidate).is_file() else None)
+        if found:
+            return found
+    message = f"{name} is not installed"
+    if servers_required():
+        pytest.fail(f"{message}, and CLEARANCE_REQUIRE_SERVERS=1")
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
