@@ -1,0 +1,35 @@
+"""The FastAPI application. `create_app()` builds settings and the directory; nothing at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import problems
+from api.routes import admin, lookup
+from directory.service import Directory
+from directory.settings import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None, directory: Directory | None = None) -> FastAPI:
+    directory = directory or Directory(settings or load_settings())
+    directory.check_schema()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        directory.close()
+
+    app = FastAPI(
+        title="Clearance",
+        version="0.1.0",
+        summary="May this address receive information at this classification, and if not, why?",
+        lifespan=lifespan,
+    )
+    app.state.directory = directory
+    problems.install(app)
+    app.include_router(lookup.router)
+    app.include_router(admin.router)
+    return app

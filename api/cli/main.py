@@ -1,0 +1,163 @@
+"""`clearance`: the command line. Rich tables for people, --json for scripts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from api.cli import audit, keys, registry
+from api.cli.context import console, emit_json, open_directory, table
+from api.cli.errors import BAD_INPUT, NO, OK, fail, translated
+
+app = typer.Typer(
+    name="clearance",
+    help="Clearance: may this address receive information at this classification?",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(registry.org_app, name="org")
+app.add_typer(registry.domain_app, name="domain")
+app.add_typer(registry.recipient_app, name="recipient")
+app.add_typer(registry.accreditation_app, name="accreditation")
+app.add_typer(registry.sponsorship_app, name="sponsorship")
+app.add_typer(keys.app, name="apikey")
+app.add_typer(audit.app, name="audit")
+
+
+@app.command()
+@translated
+def init() -> None:
+    """Create or upgrade the directory's store (idempotent)."""
+    directory = open_directory(check=False)
+    directory.initialise()
+    url = directory.store.engine.url.render_as_string(hide_password=True)
+    console.print(f"directory ready at {url}")
+    directory.close()
+
+
+@app.command()
+@translated
+def demo() -> None:
+    """Seed a demo directory (idempotent) and print lookups to try, with a lookup API key."""
+    from directory import demo as demo_data
+
+    directory = open_directory(check=False)
+    directory.initialise()
+    made = demo_data.seed(directory)
+    secret = demo_data.demo_api_key(directory)
+    key_file = directory.settings.home / "demo-api-key"
+    key_file.write_text(secret + "\n")
+    key_file.chmod(0o600)
+    if made:
+        console.print("[bold]Created:[/]")
+        for line in made:
+            console.print(f"  {line}")
+    else:
+        console.print("The demo organisations already exist; nothing created.")
+    rows = []
+    for address, classification, why in demo_data.TRY:
+        answer = directory.lookup.lookup(address, classification)
+        rows.append(
+            [
+                address,
+                classification or "-",
+                answer["max_classification"] or "none",
+                {True: "yes", False: "no", None: "-"}[answer["permitted"]],
+                why,
+            ]
+        )
+    table("Lookups to try", ["address", "asked", "max", "permitted", "why"], rows)
+    print(f"\nDemo lookup API key (shown once, also in {key_file}):\n  {secret}\n")
+    print("Try:")
+    print(
+        "  .venv/bin/clearance lookup j.smith@wessex.gov.uk --classification OFFICIAL-SENSITIVE"
+    )
+    print(
+        f"  curl -s -H 'Authorization: Bearer {secret}' "
+        "'http://127.0.0.1:8000/v1/lookup?address=finance@budmouth.gov.uk&classification=OFFICIAL-SENSITIVE'"
+    )
+    directory.close()
+
+
+@app.command()
+@translated
+def serve(
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, min=1, max=65535),
+    workers: int = typer.Option(1, min=1, max=64, help="uvicorn worker processes"),
+) -> None:
+    """Serve the HTTP API (uvicorn)."""
+    import uvicorn
+
+    open_directory().close()  # refuse to start on a bad configuration or an old schema
+    console.print(f"Clearance API on http://{host}:{port} (OpenAPI at /docs)")
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+    )
+
+
+@app.command()
+@translated
+def lookup(
+    address: str = typer.Argument(..., help="the recipient's address"),
+    classification: str | None = typer.Option(None, "--classification", "-c"),
+    as_json: bool = typer.Option(False, "--json", help="print the answer as JSON"),
+) -> None:
+    """Look an address up. Exit 0 permitted (or verified), 1 not, 2 bad input, 3 unavailable."""
+    directory = open_directory()
+    try:
+        answer = directory.lookup.lookup(address, classification, lambda _org: True)
+    finally:
+        directory.close()
+    if as_json:
+        emit_json(answer)
+    else:
+        _show_answer(answer)
+    if answer["permitted"] is True:
+        raise typer.Exit(OK)
+    if answer["permitted"] is None and answer["max_classification"] is not None:
+        raise typer.Exit(OK)
+    raise typer.Exit(NO)
+
+
+def _show_answer(answer: dict[str, Any]) -> None:
+    org = answer["organisation"] or {}
+    verdict = {True: "[green]permitted[/]", False: "[red]not permitted[/]", None: "-"}
+    rows = [
+        ["address", answer["address"]],
+        ["known", "yes" if answer["known"] else "no"],
+        ["matched", answer["matched"] or "-"],
+        ["organisation", f"{org.get('name')} ({org.get('sector')})" if org else "-"],
+        ["trust level", answer["trust_level"]],
+        ["max classification", answer["max_classification"] or "none"],
+        ["asked", answer["classification"] or "-"],
+        ["answer", verdict[answer["permitted"]]],
+        ["valid until", answer["valid_until"]],
+        ["policy", f"{answer['policy']['name']} {answer['policy']['digest'][:19]}..."],
+    ]
+    table("Lookup", ["", ""], rows)
+    if answer["reasons"]:
+        table(
+            "Why not higher",
+            ["classification", "code", "message"],
+            [[r["classification"], r["code"], r["message"]] for r in answer["reasons"]],
+        )
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        raise SystemExit(BAD_INPUT) from None
+
+
+__all__ = ["app", "fail", "main"]

@@ -1,0 +1,115 @@
+"""RFC 9457 problem+json: the one place where errors become HTTP responses.
+
+Internal errors lose their detail on the way out. A failure never turns into a "yes": an error
+during a lookup is a 5xx (the gateway defers), never a permitted answer.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from directory.errors import DirectoryError, ErrorKind
+
+MEDIA_TYPE = "application/problem+json"
+
+STATUS: dict[ErrorKind, int] = {
+    ErrorKind.MALFORMED: 400,
+    ErrorKind.UNAUTHENTICATED: 401,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.CONFIG: 500,
+    ErrorKind.INTERNAL: 500,
+}
+TITLES: dict[ErrorKind, str] = {
+    ErrorKind.MALFORMED: "Bad request",
+    ErrorKind.UNAUTHENTICATED: "Authentication required",
+    ErrorKind.FORBIDDEN: "Forbidden",
+    ErrorKind.NOT_FOUND: "Not found",
+    ErrorKind.CONFLICT: "Conflict",
+    ErrorKind.UNAVAILABLE: "Directory unavailable",
+    ErrorKind.CONFIG: "Internal error",
+    ErrorKind.INTERNAL: "Internal error",
+}
+HIDDEN = {ErrorKind.CONFIG, ErrorKind.INTERNAL}
+
+
+def problem(
+    status: int,
+    kind: str,
+    title: str,
+    detail: str,
+    instance: str | None = None,
+    **extra: Any,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": f"urn:clearance:problem:{kind}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    headers = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="clearance"'
+    if status == 503:
+        headers["Retry-After"] = "5"
+    return Response(json.dumps(body), status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def from_directory_error(exc: DirectoryError, path: str | None = None) -> Response:
+    status = STATUS.get(exc.kind, 500)
+    detail = "The directory could not complete the request." if exc.kind in HIDDEN else exc.detail
+    extra = {} if exc.kind in HIDDEN else {k: v for k, v in exc.extra.items() if _plain(v)}
+    return problem(status, exc.kind.value, TITLES.get(exc.kind, "Error"), detail, path, **extra)
+
+
+def _plain(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DirectoryError)
+    async def _directory_error(request: Request, exc: DirectoryError) -> Response:
+        return from_directory_error(exc, request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {
+                "location": ".".join(str(p) for p in err.get("loc", ())),
+                "message": str(err.get("msg", "invalid")),
+            }
+            for err in exc.errors()
+        ]
+        first = errors[0] if errors else {"location": "request", "message": "invalid"}
+        detail = f"{first['location']}: {first['message']}"
+        return problem(422, "malformed", "Invalid request", detail, request.url.path, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return problem(exc.status_code, kind, str(exc.detail), str(exc.detail), request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> Response:
+        return problem(
+            500,
+            "internal",
+            "Internal error",
+            "The directory could not complete the request.",
+            request.url.path,
+        )
