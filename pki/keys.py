@@ -1,0 +1,183 @@
+"""Key types, key checks, key generation and encrypted key files.
+
+Subscriber keys: RSA 2048-4096 (modulus a multiple of 8, odd exponent >= 65537), ECDSA P-256 and
+P-384, Ed25519 (signing only). ECDSA P-521 is refused as `unsupported-key`: pkilint's S/MIME
+linter (0.13) only allows the P-256 and P-384 SPKI encodings, so a P-521 certificate could never
+pass the lint gate. CA keys: ECDSA P-384 (default), RSA 3072 or 4096.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from pki.errors import PkiError
+
+KeySpec = Literal["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519"]
+KEY_SPECS: tuple[str, ...] = get_args(KeySpec)
+CA_KEY_SPECS: tuple[str, ...] = ("ec-p384", "rsa-3072", "rsa-4096")
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+CaPrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+MIN_RSA_BITS = 2048
+MAX_RSA_BITS = 4096
+MIN_PASSPHRASE_LENGTH = 12
+_PLACEHOLDERS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "change_me",
+        "changeit",
+        "password",
+        "passphrase",
+        "secret",
+        "default",
+        "example",
+        "placeholder",
+        "replaceme",
+        "replace-me",
+        "todo",
+        "test",
+        "dummy",
+        "xxx",
+    }
+)
+_CURVES: dict[str, type[ec.EllipticCurve]] = {"secp256r1": ec.SECP256R1, "secp384r1": ec.SECP384R1}
+
+
+def parse_key_spec(value: str) -> KeySpec:
+    """Check a key spec name such as `ec-p384`; refuse anything else as `malformed`."""
+    for spec in get_args(KeySpec):
+        if value == spec:
+            return spec
+    raise PkiError(
+        "malformed", f"unknown key type {value!r}; expected one of {', '.join(KEY_SPECS)}"
+    )
+
+
+def generate_private_key(spec: KeySpec) -> PrivateKey:
+    """A fresh private key of the given spec, from the operating system's CSPRNG."""
+    if spec == "ec-p256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if spec == "ec-p384":
+        return ec.generate_private_key(ec.SECP384R1())
+    if spec == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    bits = int(spec.removeprefix("rsa-"))
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+def generate_ca_key(spec: KeySpec) -> CaPrivateKey:
+    """A CA key: ECDSA P-384 or RSA 3072/4096."""
+    if spec not in CA_KEY_SPECS:
+        raise PkiError(
+            "unsupported-key", f"CA key type {spec!r} is not one of {', '.join(CA_KEY_SPECS)}"
+        )
+    key = generate_private_key(spec)
+    assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+    return key
+
+
+def key_spec_of(key: PublicKey | PrivateKey) -> KeySpec:
+    """The spec of an existing key (after `check_public_key`)."""
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        return parse_key_spec(f"rsa-{key.key_size}")
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        return "ec-p256" if key.curve.name == "secp256r1" else "ec-p384"
+    return "ed25519"
+
+
+def check_public_key(key: object) -> PublicKey:
+    """Refuse keys the S/MIME BR do not allow; return the key typed as a `PublicKey`.
+
+    weak-key: RSA below 2048 bits, modulus not a multiple of 8, even or small exponent.
+    unsupported-key: RSA above 4096 bits, other curves, DSA, X25519, Ed448 ...
+    """
+    if isinstance(key, rsa.RSAPublicKey):
+        bits = key.key_size
+        exponent = key.public_numbers().e
+        if bits < MIN_RSA_BITS:
+            raise PkiError("weak-key", f"RSA key of {bits} bits; at least {MIN_RSA_BITS} needed")
+        if bits % 8 != 0:
+            raise PkiError("weak-key", f"RSA modulus of {bits} bits is not a multiple of 8")
+        if bits > MAX_RSA_BITS:
+            raise PkiError(
+                "unsupported-key", f"RSA key of {bits} bits; at most {MAX_RSA_BITS} allowed"
+            )
+        if exponent % 2 == 0 or exponent < 65537:
+            raise PkiError(
+                "weak-key", f"RSA public exponent {exponent} must be odd and at least 65537"
+            )
+        return key
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if key.curve.name not in _CURVES:
+            raise PkiError(
+                "unsupported-key",
+                f"elliptic curve {key.curve.name} is not allowed; use P-256 or P-384",
+            )
+        return key
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return key
+    raise PkiError("unsupported-key", f"key type {type(key).__name__} is not allowed")
+
+
+SignatureHash = hashes.SHA256 | hashes.SHA384
+
+
+def signature_hash(key: PrivateKey | PublicKey) -> SignatureHash | None:
+    """The hash a key signs with: SHA-384 for P-384, SHA-256 for P-256 and RSA, none for EdDSA."""
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        return hashes.SHA384() if key.curve.name == "secp384r1" else hashes.SHA256()
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        return hashes.SHA256()
+    return None
+
+
+def check_passphrase(passphrase: str | bytes, what: str = "the CA passphrase") -> bytes:
+    """Refuse an empty, short or placeholder passphrase; return it as UTF-8 bytes."""
+    raw = passphrase.encode() if isinstance(passphrase, str) else bytes(passphrase)
+    text = raw.decode(errors="replace").strip()
+    if not text:
+        raise PkiError("malformed", f"{what} is empty")
+    lowered = text.lower()
+    if (
+        lowered in _PLACEHOLDERS
+        or lowered.strip("<>{}$[]*_ -") in _PLACEHOLDERS
+        or (text.startswith("<") and text.endswith(">"))
+        or text.startswith("${")
+        or len(set(lowered)) == 1
+    ):
+        raise PkiError("malformed", f"{what} is a placeholder; set a real secret")
+    if len(raw) < MIN_PASSPHRASE_LENGTH:
+        raise PkiError("malformed", f"{what} must be at least {MIN_PASSPHRASE_LENGTH} bytes long")
+    return raw
+
+
+def encrypt_private_key(key: PrivateKey, passphrase: bytes) -> bytes:
+    """PEM PKCS#8 encrypted with the best available algorithm (never unencrypted)."""
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(check_passphrase(passphrase)),
+    )
+
+
+def decrypt_private_key(pem: bytes, passphrase: bytes, source: str) -> CaPrivateKey:
+    """Load an encrypted CA key; wrong passphrase -> `unauthorized`, damaged file -> `malformed`."""
+    if b"ENCRYPTED PRIVATE KEY" not in pem:
+        raise PkiError("malformed", f"{source}: the private key is not encrypted")
+    try:
+        key = serialization.load_pem_private_key(pem, password=passphrase)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        # cryptography raises ValueError both for a wrong password and a damaged file.
+        if "password" in str(exc).lower() or "decrypt" in str(exc).lower():
+            raise PkiError("unauthorized", f"{source}: wrong CA passphrase") from None
+        raise PkiError("malformed", f"{source}: cannot load the private key") from None
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise PkiError("unsupported-key", f"{source}: not an RSA or ECDSA key")
+    return key
