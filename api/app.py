@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
-from api.routes import admin, lookup
+from api.routes import admin, domains_dns, lookup
+from api.routes import decisions as decision_routes
+from api.routes import pki as pki_routes
 from directory.service import Directory
 from directory.settings import Settings, load_settings
 
@@ -32,4 +34,8 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
     problems.install(app)
     app.include_router(lookup.router)
     app.include_router(admin.router)
+    app.include_router(domains_dns.router)
+    app.include_router(decision_routes.router)
+    app.include_router(pki_routes.admin)
+    app.include_router(pki_routes.public)
     return app

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from directory.errors import DirectoryError, ErrorKind
+from pki.errors import PkiError
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -73,6 +74,29 @@ def from_directory_error(exc: DirectoryError, path: str | None = None) -> Respon
     return problem(status, exc.kind.value, TITLES.get(exc.kind, "Error"), detail, path, **extra)
 
 
+PKI_STATUS = {
+    "malformed": 400,
+    "weak-key": 400,
+    "unsupported-key": 400,
+    "lint-failed": 422,
+    "not-found": 404,
+    "conflict": 409,
+}
+
+
+def from_pki_error(exc: PkiError, path: str | None = None) -> Response:
+    status = PKI_STATUS.get(exc.kind)
+    if status is None:  # unauthorized (CA passphrase), internal: no detail leaves
+        return problem(
+            500, "internal", "Internal error", "The directory could not complete the request.", path
+        )
+    extra: dict[str, Any] = {}
+    findings = getattr(exc, "findings", None)
+    if findings:
+        extra["findings"] = [str(f) for f in findings]
+    return problem(status, exc.kind, "Certificate request refused", exc.detail, path, **extra)
+
+
 def _plain(value: Any) -> bool:
     try:
         json.dumps(value)
@@ -85,6 +109,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DirectoryError)
     async def _directory_error(request: Request, exc: DirectoryError) -> Response:
         return from_directory_error(exc, request.url.path)
+
+    @app.exception_handler(PkiError)
+    async def _pki_error(request: Request, exc: PkiError) -> Response:
+        return from_pki_error(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

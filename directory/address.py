@@ -23,6 +23,7 @@ _ATEXT = r"A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\U0010ffff"
 _DOT_ATOM = re.compile(rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*")
 _QUOTED = re.compile(r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"')
 _LDH_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # ASCII C and Z, less " "
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,17 +47,25 @@ def normalise(raw: str) -> Address:
         raise malformed("an address is required", field="address")
     if len(raw) > MAX_ADDRESS * 4:
         raise malformed("the address is too long", field="address")
-    text = unicodedata.normalize("NFC", raw.strip())
-    if any(unicodedata.category(ch).startswith(("C", "Z")) and ch != " " for ch in text):
-        raise malformed("the address contains control or separator characters", field="address")
+    text = raw.strip()
+    if text.isascii():  # the common case: NFC is the identity, and C/Z means control characters
+        if _ASCII_CONTROL.search(text):
+            raise malformed("the address contains control or separator characters", field="address")
+    else:
+        text = unicodedata.normalize("NFC", text)
+        if any(unicodedata.category(ch).startswith(("C", "Z")) and ch != " " for ch in text):
+            raise malformed("the address contains control or separator characters", field="address")
     local, at, domain_text = text.rpartition("@")
     if not at or not local or not domain_text:
         raise malformed(f"{_show(raw)} is not a mailbox address (local@domain)", field="address")
-    return Address(normalise_local(local, raw), normalise_domain(domain_text))
+    address = Address(normalise_local(local, raw), normalise_domain(domain_text))
+    if len(address.text.encode("utf-8")) > MAX_ADDRESS:
+        raise malformed("the address is longer than 254 octets", field="address")
+    return address
 
 
 def normalise_local(local: str, raw: str) -> str:
-    if _QUOTED.fullmatch(local):
+    if local.startswith('"') and _QUOTED.fullmatch(local):
         inner = re.sub(r"\\(.)", r"\1", local[1:-1])
         if _DOT_ATOM.fullmatch(inner):
             local = inner  # a needlessly quoted local part means the same as the plain one

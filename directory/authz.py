@@ -28,6 +28,10 @@ class Action(StrEnum):
     CHANGE_STATUS = "organisation.status"
     MANAGE_DOMAINS = "domain.manage"  # claim and remove the organisation's own domains
     RECORD_VERIFICATION = "domain.record-verification"  # manual verification and posture
+    VERIFY_DOMAIN = "domain.verify-dns"  # check the DNS challenge and record the result
+    CHECK_POSTURE = "domain.check-posture"  # check a directory domain's posture and record it
+    PREVIEW_POSTURE = "domain.preview-posture"  # check any domain's posture, recording nothing
+    RUN_SCHEDULE = "verification.run-due"  # re-verify and re-check whatever is due
     MANAGE_RECIPIENTS = "recipient.manage"
     MANAGE_ACCREDITATIONS = "accreditation.manage"
     SPONSOR = "sponsorship.manage"  # org id: the sponsor
@@ -82,6 +86,10 @@ RULES: dict[Action, Rule] = {
     Action.CHANGE_STATUS: _directory_admin,
     Action.MANAGE_DOMAINS: _org_admin,
     Action.RECORD_VERIFICATION: _directory_admin,
+    Action.VERIFY_DOMAIN: _org_admin,
+    Action.CHECK_POSTURE: _org_admin,
+    Action.PREVIEW_POSTURE: _directory_admin,
+    Action.RUN_SCHEDULE: _directory_admin,
     Action.MANAGE_RECIPIENTS: _org_admin,
     Action.MANAGE_ACCREDITATIONS: _directory_admin,
     Action.SPONSOR: _org_admin,

@@ -86,7 +86,7 @@ def load_scheme(path: Path) -> Scheme:
         fields.refuse_unknown()
         for alias in (level.name, *level.aliases):
             key = fold(alias)
-            if key in index and index[key].name != level.name:
+            if key in index and index[key] is not level:
                 raise ConfigError(
                     path,
                     f"levels[{rank}]",

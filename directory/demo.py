@@ -5,6 +5,8 @@ Idempotent: an organisation that already exists (by name) is left as it is.
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -181,6 +183,8 @@ def seed(directory: Directory) -> list[str]:
                 address=f"{local}@{spec.domain}",
                 role=role,
                 display_name=name,
+                given_name=name.split()[0] if role == "person" else None,
+                surname=name.split()[-1] if role == "person" else None,
                 mailbox_verified=verified,
             )
         if spec.status == "suspended":
@@ -207,3 +211,35 @@ def demo_api_key(directory: Directory) -> str:
             directory.registration.revoke_api_key(OPERATOR, key.id)
     _, secret = directory.registration.create_api_key(OPERATOR, "demo lookup", ["lookup"])
     return secret
+
+
+def demo_certificate(directory: Directory) -> str | None:
+    """Set up the demo CA if needed and give j.smith@wessex.gov.uk a certificate (PKCS#12 with
+    a random passphrase, both under <home>); return the serial, or None if one exists."""
+    from directory import certificates as certs
+
+    home = directory.settings.home
+    if not certs.ca_exists(directory.settings):
+        if (
+            not directory.settings.ca_passphrase_file
+            and "CLEARANCE_CA_PASSPHRASE" not in os.environ
+        ):
+            secret_file = home / "ca-passphrase"
+            if not secret_file.exists():
+                secret_file.touch(mode=0o600)
+                secret_file.write_text(secrets.token_urlsafe(32) + "\n")
+        certs.initialise_ca(directory.settings, directory.clock)
+    address = "j.smith@wessex.gov.uk"
+    answer = directory.lookup.lookup(address)
+    if answer["certificates"]:
+        return None
+    passphrase = secrets.token_urlsafe(18)
+    issued = directory.certificates.issue(OPERATOR, address, pkcs12_passphrase=passphrase.encode())
+    assert issued.pkcs12 is not None
+    bundle = home / "demo-j.smith.p12"
+    bundle.touch(mode=0o600)
+    bundle.write_bytes(issued.pkcs12)
+    secret_path = home / "demo-j.smith.p12.passphrase"
+    secret_path.touch(mode=0o600)
+    secret_path.write_text(passphrase + "\n")
+    return issued.serial_hex

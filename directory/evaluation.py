@@ -90,9 +90,12 @@ def _refusals(
     if not requirement.permitted:
         return [reason("policy.secret-not-by-email", name)]
     found: list[Reason] = []
-    if trust.level < requirement.min_trust:
+    # An untrusted recipient (inactive organisation, unverified domain) is never permitted
+    # anything, even where a policy sets min_trust = "none".
+    needed = max(requirement.min_trust, TrustLevel.DOMAIN_VERIFIED)
+    if trust.level < needed:
         for finding in trust.findings:
-            if trust.level < finding.blocks <= requirement.min_trust:
+            if trust.level < finding.blocks <= needed:
                 found.append(reason(finding.code, name, finding.detail))
         if not found:  # never refuse without saying why
             found.append(reason("organisation.not-vetted", name, f"trust is {trust.level.label}"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ from directory.evaluation import Evaluation, RecipientFacts, handling
 from directory.model import Domain, RecipientKind, TrustLevel
 from directory.policy import Policy
 from directory.reasons import Reason, reason
-from directory.snapshot import Snapshot, SnapshotHolder
+from directory.snapshot import AnswerParts, Snapshot, SnapshotHolder
 from directory.store.fastpath import LiveCertificate, MailboxRow
 from directory.store.store import DirectoryStore
 
@@ -38,6 +39,16 @@ def no_detail(_org_id: str | None) -> bool:
 
 def all_detail(_org_id: str | None) -> bool:
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """The time an answer is given at, and its default expiry, with their text forms."""
+
+    now: datetime
+    checked_at: str
+    until: datetime  # now + the policy's answer_valid_seconds
+    until_text: str
 
 
 class Lookup:
@@ -56,6 +67,7 @@ class Lookup:
         self.batch_limit = batch_limit
         self.snapshots = SnapshotHolder(store, policy, refresh_seconds)
         self._unknown_reasons: dict[str | None, tuple[dict[str, str], ...]] = {}
+        self._valid_for = timedelta(seconds=policy.answer_valid_seconds)
 
     def classification(self, name: str | None) -> Level | None:
         return self.policy.scheme.resolve(name) if name else None
@@ -68,9 +80,11 @@ class Lookup:
         addr = normalise(address)
         snapshot = self.snapshots.current()
         domain = snapshot.domains.get(addr.domain)
-        key = addr.without_subaddress(domain.subaddress_separator).text if domain else addr.text
-        row = self.store.mailboxes.find([key]).get(key) if domain else None
-        return self._answer(snapshot, addr, domain, row, level, detail, self.clock())
+        row = None
+        if domain is not None:
+            key = addr.without_subaddress(domain.subaddress_separator).text
+            row = self.store.mailboxes.find_one(key)
+        return self._answer(snapshot, addr, domain, row, level, detail, self._moment())
 
     def lookup_many(
         self,
@@ -105,9 +119,9 @@ class Lookup:
             domains.append(domain)
             keys.append(addr.without_subaddress(domain.subaddress_separator).text if domain else "")
         rows = self.store.mailboxes.find([k for k, d in zip(keys, domains, strict=True) if d])
-        now = self.clock()
+        moment = self._moment()  # one time for the whole batch, formatted once
         return [
-            self._answer(snapshot, addr, domain, rows.get(key), level, detail, now)
+            self._answer(snapshot, addr, domain, rows.get(key), level, detail, moment)
             for addr, domain, key in zip(parsed, domains, keys, strict=True)
         ]
 
@@ -120,10 +134,11 @@ class Lookup:
         row: MailboxRow | None,
         level: Level | None,
         detail: DetailRule,
-        now: datetime,
+        moment: Moment,
     ) -> dict[str, Any]:
+        now = moment.now
         if domain is None:
-            return self._unknown(addr, level, now, "recipient.unknown", detail(None))
+            return self._unknown(addr, level, moment, "recipient.unknown", detail(None))
         if row is not None:
             matched = RecipientKind.MAILBOX
             certificates = [c for c in row.certificates if c.not_before <= now < c.not_after]
@@ -136,11 +151,11 @@ class Lookup:
             local = addr.without_subaddress(domain.subaddress_separator).local
             if entry is None:
                 return self._unknown(
-                    addr, level, now, "recipient.unknown", detail(domain.organisation_id)
+                    addr, level, moment, "recipient.unknown", detail(domain.organisation_id)
                 )
             if local in entry.exclusions:
                 return self._unknown(
-                    addr, level, now, "recipient.excluded", detail(domain.organisation_id)
+                    addr, level, moment, "recipient.excluded", detail(domain.organisation_id)
                 )
             matched, certificates, display_name = RecipientKind.DOMAIN, [], None
             facts = RecipientFacts("domain", False, False)
@@ -148,70 +163,76 @@ class Lookup:
         org = snapshot.organisations[domain.organisation_id]
         may_see = detail(org.id)
         if evaluation.trust.level is TrustLevel.NONE and not may_see:
-            return self._unknown(addr, level, now, None, False)
-        return self._known(
-            addr,
-            level,
-            now,
-            evaluation,
-            org.id,
-            org.name,
-            org.sector.value,
-            matched.value,
-            display_name,
-            domain,
-            certificates,
-        )
-
-    def _known(
-        self,
-        addr: Address,
-        level: Level | None,
-        now: datetime,
-        evaluation: Evaluation,
-        org_id: str,
-        org_name: str,
-        sector: str,
-        matched: str,
-        display_name: str | None,
-        domain: Domain,
-        certificates: list[LiveCertificate],
-    ) -> dict[str, Any]:
-        policy = self.policy
-        max_level = evaluation.max_level
-        valid_until = now + timedelta(seconds=policy.answer_valid_seconds)
+            return self._unknown(addr, level, moment, None, False)
+        parts = self._parts(snapshot, domain, facts, level, evaluation)
+        valid_until = moment.until
         if evaluation.valid_until is not None and evaluation.valid_until < valid_until:
             valid_until = evaluation.valid_until
         if certificates:
-            first_expiry = min(c.not_after for c in certificates)
-            valid_until = min(valid_until, first_expiry)
-        asked = level or max_level
-        requirement = policy.requirement(asked) if asked is not None else None
-        organisation: dict[str, Any] = {"id": org_id, "name": org_name, "sector": sector}
+            valid_until = min(valid_until, min(c.not_after for c in certificates))
+        organisation = dict(parts.organisation)
         if display_name:
             organisation["recipient_name"] = display_name
         return {
             "address": addr.text,
             "known": True,
-            "matched": matched,
-            "trust_level": evaluation.trust.level.label,
-            "max_classification": max_level.name if max_level else None,
-            "classification": level.name if level else None,
-            "permitted": _permitted(level, max_level),
+            "matched": matched.value,
+            "trust_level": parts.trust_level,
+            "max_classification": parts.max_classification,
+            "classification": parts.classification,
+            "permitted": parts.permitted,
             "organisation": organisation,
-            "handling": handling(requirement, domain.posture, bool(certificates)),
+            "handling": dict(parts.handling),
             "certificates": [_certificate(c) for c in certificates],
-            "reasons": [r.as_dict() for r in evaluation.reasons],
-            "checked_at": _stamp(now),
-            "valid_until": _stamp(valid_until),
-            "policy": {"name": policy.name, "digest": policy.digest},
+            "reasons": list(parts.reasons),
+            "checked_at": moment.checked_at,
+            "valid_until": _text(valid_until, moment),
+            "policy": dict(parts.policy),
         }
+
+    def _moment(self) -> Moment:
+        now = self.clock()
+        until = now + self._valid_for
+        return Moment(now, _stamp(now), until, _stamp(until))
+
+    def _parts(
+        self,
+        snapshot: Snapshot,
+        domain: Domain,
+        facts: RecipientFacts,
+        level: Level | None,
+        evaluation: Evaluation,
+    ) -> AnswerParts:
+        """The part of a known answer that depends only on the evaluation and the level asked:
+        memoised per snapshot, and rebuilt whenever the evaluation itself is renewed."""
+        key = (domain.id, facts, level.rank if level else None)
+        cached = snapshot.answer_parts.get(key)
+        if cached is not None and cached.evaluation is evaluation:
+            return cached
+        policy = self.policy
+        max_level = evaluation.max_level
+        asked = level or max_level
+        requirement = policy.requirement(asked) if asked is not None else None
+        org = snapshot.organisations[domain.organisation_id]
+        parts = AnswerParts(
+            evaluation=evaluation,
+            trust_level=evaluation.trust.level.label,
+            max_classification=max_level.name if max_level else None,
+            classification=level.name if level else None,
+            permitted=_permitted(level, max_level),
+            organisation={"id": org.id, "name": org.name, "sector": org.sector.value},
+            handling=handling(requirement, domain.posture, facts.has_certificate),
+            reasons=tuple(r.as_dict() for r in evaluation.reasons),
+            policy={"name": policy.name, "digest": policy.digest},
+        )
+        snapshot.answer_parts[key] = parts
+        return parts
 
     def _unknown(
         self,
         addr: Address,
         level: Level | None,
-        now: datetime,
+        moment: Moment,
         code: str | None,
         may_see: bool,
     ) -> dict[str, Any]:
@@ -233,8 +254,8 @@ class Lookup:
             "handling": None,
             "certificates": [],
             "reasons": list(reasons),
-            "checked_at": _stamp(now),
-            "valid_until": _stamp(now + timedelta(seconds=self.policy.answer_valid_seconds)),
+            "checked_at": moment.checked_at,
+            "valid_until": moment.until_text,
             "policy": {"name": self.policy.name, "digest": self.policy.digest},
         }
 
@@ -263,6 +284,10 @@ def _certificate(cert: LiveCertificate) -> dict[str, str]:
         "not_after": _stamp(cert.not_after),
         "pem": f"-----BEGIN CERTIFICATE-----\n{lines}\n-----END CERTIFICATE-----\n",
     }
+
+
+def _text(when: datetime, moment: Moment) -> str:
+    return moment.until_text if when == moment.until else _stamp(when)
 
 
 def _stamp(when: datetime) -> str:

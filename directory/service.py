@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from directory import apikeys
 from directory.authz import Principal
+from directory.certificates import Certificates
 from directory.errors import DirectoryError, ErrorKind
 from directory.lookup import Lookup
 from directory.policy import Policy, load_policy
@@ -41,7 +42,10 @@ class Directory:
             refresh_seconds=settings.cache_refresh_seconds,
             batch_limit=settings.batch_limit,
         )
-        self.registration = Registration(self.store, self.policy, clock)
+        self.certificates = Certificates(settings, self.store, self.lookup, clock)
+        self.registration = Registration(
+            self.store, self.policy, clock, [self.certificates.revoke_organisation_hook]
+        )
 
     def initialise(self) -> None:
         """Create or upgrade the schema, and the store's state row. Idempotent."""

@@ -30,7 +30,29 @@ class Settings(BaseSettings):
     cache_refresh_seconds: float = Field(default=1.0, ge=0.0, le=60.0)
     batch_limit: int = Field(default=1000, ge=1, le=10000)
     public_base_url: str = "http://127.0.0.1:8000"
+    # The certificate authority (pki/, docs/pki.md).
+    ca_dir: str = ""  # empty: <home>/ca
+    ca_passphrase_file: str = ""  # empty: CLEARANCE_CA_PASSPHRASE, else <home>/ca-passphrase
+    ca_profile: str = Field(default="default", pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    pki_base_url: str = "http://pki.clearance.example.com/pki"
+    ldap_url: str = ""
+    ldap_base_dn: str = ""
+    ldap_bind_dn: str = ""
+    ldap_password_file: str = ""
+    ldap_ca_certificate_file: str = ""
+    ldap_crl_file: str = ""
     config_dir: Path = REPO_CONFIG
+    # DNS verification and posture checks (directory/verification, docs/dns.md).
+    dns_nameservers: str = Field(default="", max_length=1000)  # "host" or "host:port", comma list
+    dns_timeout: float = Field(default=3.0, gt=0.0, le=60.0)  # seconds, one query attempt
+    dns_retries: int = Field(default=2, ge=0, le=10)  # further rounds over the nameservers
+    dns_trust_anchors: str = ""  # DS/DNSKEY file; empty: <config_dir>/dns/trust-anchors.zone
+    mta_sts_ca_file: str = ""  # CA bundle for MTA-STS policy fetches; empty: system CAs
+    mta_sts_port: int = Field(default=443, ge=1, le=65535)
+    mta_sts_timeout: float = Field(default=10.0, gt=0.0, le=120.0)
+    challenge_valid_days: int = Field(default=7, ge=1, le=90)
+    reverify_interval_days: int = Field(default=7, ge=1, le=365)
+    posture_interval_hours: int = Field(default=24, ge=1, le=24 * 30)
 
     @field_validator("database_url")
     @classmethod
@@ -61,6 +83,20 @@ class Settings(BaseSettings):
     @property
     def schemes_dir(self) -> Path:
         return self.config_dir / "schemes"
+
+    @property
+    def ca_path(self) -> Path:
+        return Path(self.ca_dir) if self.ca_dir else self.home / "ca"
+
+    @property
+    def ca_profile_path(self) -> Path:
+        return self.config_dir / "profiles" / f"{self.ca_profile}.toml"
+
+    @property
+    def dns_trust_anchors_path(self) -> Path:
+        if self.dns_trust_anchors:
+            return Path(self.dns_trust_anchors)
+        return self.config_dir / "dns" / "trust-anchors.zone"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -28,6 +28,21 @@ from directory.store.store import DirectoryStore, RegisterData
 from directory.trust import Trust, domain_trust, organisation_trust
 
 
+@dataclass(frozen=True, slots=True)
+class AnswerParts:
+    """What a known answer takes from its evaluation and the level asked (see Lookup._parts)."""
+
+    evaluation: Evaluation
+    trust_level: str
+    max_classification: str | None
+    classification: str | None
+    permitted: bool | None
+    organisation: dict[str, str]
+    handling: dict[str, str]
+    reasons: tuple[dict[str, str], ...]
+    policy: dict[str, str]
+
+
 @dataclass
 class Snapshot:
     register_seq: int
@@ -40,6 +55,10 @@ class Snapshot:
     api_keys: dict[str, ApiKey]  # by key hash
     _trust: dict[str, Trust] = field(default_factory=dict)
     _evaluations: dict[tuple[str, RecipientFacts], Evaluation] = field(default_factory=dict)
+    # by (domain id, facts, rank asked): bounded by domains x facts x levels
+    answer_parts: dict[tuple[str, RecipientFacts, int | None], AnswerParts] = field(
+        default_factory=dict
+    )
 
     @classmethod
     def build(cls, data: RegisterData, policy: Policy) -> Snapshot:

@@ -17,6 +17,7 @@ from directory.model import (
     Domain,
     Organisation,
     OrgStatus,
+    RecordStatus,
     Sponsorship,
     TrustLevel,
 )
@@ -90,7 +91,16 @@ def organisation_trust(
     own = own_trust(org, accreditations.get(org.id, []), policy, now)
     if own.level is TrustLevel.NONE or org.vetted_at is not None:
         return own
-    best: tuple[TrustLevel, Level, Sponsorship] | None = None
+    best: tuple[TrustLevel, Level, Sponsorship, Trust] | None = None
+    # A sponsorship that starts later changes trust then, without any write.
+    starts = min(
+        (
+            s.valid_from
+            for s in sponsorships
+            if s.status is RecordStatus.ACTIVE and s.valid_from > now
+        ),
+        default=None,
+    )
     problems: list[Finding] = []
     for sponsorship in sponsorships:
         ceiling = policy.scheme.find(sponsorship.ceiling)
@@ -117,12 +127,14 @@ def organisation_trust(
                 Finding("sponsorship.sponsor-inactive", name, TrustLevel.ORGANISATION_VERIFIED)
             )
             continue
-        candidate = (sponsor_trust.level, ceiling, sponsorship)
+        candidate = (sponsor_trust.level, ceiling, sponsorship, sponsor_trust)
         if best is None or (candidate[0], candidate[1].rank) > (best[0], best[1].rank):
             best = candidate
     if best is None:
-        return Trust(own.level, None, (*own.findings, *problems), own.valid_until)
-    sponsor_level, ceiling, sponsorship = best
+        return Trust(
+            own.level, None, (*own.findings, *problems), _earliest(own.valid_until, starts)
+        )
+    sponsor_level, ceiling, sponsorship, sponsor_trust = best
     # Sponsored: organisation-verified, accredited only if its own accreditation holds, and never
     # above the sponsor's own level.
     level = TrustLevel.ORGANISATION_VERIFIED
@@ -139,7 +151,9 @@ def organisation_trust(
                 TrustLevel(sponsor_level + 1),
             )
         )
-    return Trust(level, ceiling, tuple(findings), _earliest(own.valid_until, sponsorship.expires))
+    # Trust through the sponsor lapses with the sponsor's own (its accreditation expiring).
+    until = _earliest(own.valid_until, sponsorship.expires, sponsor_trust.valid_until, starts)
+    return Trust(level, ceiling, tuple(findings), until)
 
 
 def domain_trust(org_trust: Trust, domain: Domain, policy: Policy, now: datetime) -> Trust:

@@ -7,6 +7,10 @@ from typing import Any
 import typer
 
 from api.cli import audit, keys, registry
+from api.cli import dns as dns_cli  # also adds `domain claim|verify|check`
+from api.cli import gateway as gateway_cli
+from api.cli import ldap as ldap_cli  # also adds `recipient import-ldap` and `import-csv`
+from api.cli import pki as pki_cli
 from api.cli.context import console, emit_json, open_directory, table
 from api.cli.errors import BAD_INPUT, NO, OK, fail, translated
 
@@ -24,6 +28,11 @@ app.add_typer(registry.accreditation_app, name="accreditation")
 app.add_typer(registry.sponsorship_app, name="sponsorship")
 app.add_typer(keys.app, name="apikey")
 app.add_typer(audit.app, name="audit")
+app.add_typer(dns_cli.verify_app, name="verify")
+app.add_typer(gateway_cli.app, name="gateway")
+app.add_typer(ldap_cli.app, name="ldap")
+app.add_typer(pki_cli.ca_app, name="ca")
+app.add_typer(pki_cli.cert_app, name="cert")
 
 
 @app.command()
@@ -47,6 +56,9 @@ def demo() -> None:
     directory.initialise()
     made = demo_data.seed(directory)
     secret = demo_data.demo_api_key(directory)
+    serial = demo_data.demo_certificate(directory)
+    if serial:
+        console.print(f"Demo CA set up; certificate {serial} issued to j.smith@wessex.gov.uk")
     key_file = directory.settings.home / "demo-api-key"
     key_file.write_text(secret + "\n")
     key_file.chmod(0o600)
@@ -71,9 +83,7 @@ def demo() -> None:
     table("Lookups to try", ["address", "asked", "max", "permitted", "why"], rows)
     print(f"\nDemo lookup API key (shown once, also in {key_file}):\n  {secret}\n")
     print("Try:")
-    print(
-        "  .venv/bin/clearance lookup j.smith@wessex.gov.uk --classification OFFICIAL-SENSITIVE"
-    )
+    print("  .venv/bin/clearance lookup j.smith@wessex.gov.uk --classification OFFICIAL-SENSITIVE")
     print(
         f"  curl -s -H 'Authorization: Bearer {secret}' "
         "'http://127.0.0.1:8000/v1/lookup?address=finance@budmouth.gov.uk&classification=OFFICIAL-SENSITIVE'"

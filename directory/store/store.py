@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Connection, Engine, and_, func, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from directory.errors import DirectoryError, ErrorKind, conflict
 from directory.model import (
@@ -62,6 +62,17 @@ class DirectoryStore:
         self.mailboxes.close()
         self.engine.dispose()
 
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read connection; any driver or database error means the store cannot answer."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise DirectoryError(
+                ErrorKind.UNAVAILABLE, "the directory store cannot answer now"
+            ) from exc
+
     # --- writing --------------------------------------------------------------------------
     @contextmanager
     def write(self, actor: str, now: datetime) -> Iterator[Writer]:
@@ -75,7 +86,7 @@ class DirectoryStore:
             raise conflict(
                 f"the change conflicts with an existing record ({_first_line(exc)})"
             ) from None
-        except OperationalError as exc:
+        except SQLAlchemyError as exc:
             raise DirectoryError(ErrorKind.UNAVAILABLE, "the store cannot be written now") from exc
 
     def initialise_state(self) -> None:
@@ -90,14 +101,14 @@ class DirectoryStore:
 
     # --- state ----------------------------------------------------------------------------
     def state(self) -> StoreState:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             row = conn.execute(
                 select(t.directory_state.c.seq, t.directory_state.c.register_seq)
             ).one()
         return StoreState(row.seq, row.register_seq)
 
     def register_data(self) -> RegisterData:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             state_row = conn.execute(
                 select(t.directory_state.c.seq, t.directory_state.c.register_seq)
             ).one()
@@ -149,12 +160,12 @@ class DirectoryStore:
 
     # --- reading single records -----------------------------------------------------------
     def _one(self, table: t.Table, column: str, value: Any) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             row = conn.execute(select(table).where(table.c[column] == value)).mappings().first()
         return dict(row) if row is not None else None
 
     def _many(self, query: Any) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
     def organisation(self, org_id: str) -> Organisation | None:
@@ -265,7 +276,7 @@ class DirectoryStore:
         return rows.api_key(row) if row else None
 
     def count(self, table: t.Table) -> int:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
     # --- audit ----------------------------------------------------------------------------
@@ -286,7 +297,7 @@ class DirectoryStore:
         """Recompute the chain. Returns (entries checked, problems found)."""
         problems: list[AuditProblem] = []
         prev_hash, expected, checked = GENESIS, 1, 0
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             head = conn.execute(
                 select(t.directory_state.c.audit_position, t.directory_state.c.audit_head)
             ).one()

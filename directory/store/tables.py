@@ -175,19 +175,33 @@ certificates = Table(
     Column("email", String(254), nullable=False),
     Column("not_before", UTCDateTime, nullable=False),
     Column("not_after", UTCDateTime, nullable=False),
-    Column("der", LargeBinary),  # null while only reserved
+    Column("der", LargeBinary, nullable=False),
+    Column("validation", String(20)),  # mailbox | organization | sponsor
+    Column("trust_level", String(40)),
     Column("revoked_at", UTCDateTime),
     Column("revocation_reason", String(40)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("change_seq", BigInteger, nullable=False, index=True),
 )
 
+# Every serial the CA reserved, with the linted throwaway-key certificate once it exists. A
+# serial here without a row in `certificates` was never issued: OCSP answers "unknown".
 precertificates = Table(
     "precertificates",
     metadata,
     Column("serial", String(64), primary_key=True),
-    Column("der", LargeBinary, nullable=False),
+    Column("der", LargeBinary),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+crls = Table(
+    "crls",
+    metadata,
+    Column("number", BigInteger, primary_key=True, autoincrement=False),
+    Column("this_update", UTCDateTime, nullable=False),
+    Column("next_update", UTCDateTime, nullable=False),
+    Column("revoked_count", Integer, nullable=False),
+    Column("der", LargeBinary, nullable=False),
 )
 
 api_keys = Table(

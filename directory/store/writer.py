@@ -7,7 +7,7 @@ log in the same transaction, with who, when, what, before and after.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, select, update
@@ -23,11 +23,15 @@ REGISTER_TABLES = frozenset(
 )
 
 
+# Never written to the audit log (which admins can read): an API key's hash.
+SECRET_COLUMNS = frozenset({"key_hash"})
+
+
 class Writer:
     def __init__(self, conn: Connection, actor: str, now: datetime) -> None:
         self.conn = conn
         self.actor = actor
-        self.now = now
+        self.now = now.astimezone(UTC)
         state = conn.execute(
             update(t.directory_state)
             .where(t.directory_state.c.id == 1)
@@ -54,7 +58,8 @@ class Writer:
         self.conn.execute(table.insert().values(**values))
         self._touch(table, values)
         if audit:
-            self.audit(action, _entity(table), str(_key(table, values)), None, values)
+            shown = {k: v for k, v in values.items() if k not in SECRET_COLUMNS}
+            self.audit(action, _entity(table), str(_key(table, values)), None, shown)
 
     def update(
         self, table: Table, key: str, changes: dict[str, Any], action: str
@@ -71,7 +76,13 @@ class Writer:
         self.conn.execute(update(table).where(pk == key).values(**values))
         after = {**before, **values}
         self._touch(table, after)
-        self.audit(action, _entity(table), key, before, after)
+        self.audit(
+            action,
+            _entity(table),
+            key,
+            {k: v for k, v in before.items() if k not in SECRET_COLUMNS},
+            {k: v for k, v in after.items() if k not in SECRET_COLUMNS},
+        )
         return after
 
     def _touch(self, table: Table, row: dict[str, Any]) -> None:

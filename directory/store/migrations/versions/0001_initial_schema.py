@@ -71,9 +71,17 @@ def upgrade() -> None:
 
     op.create_table('precertificates',
     sa.Column('serial', sa.String(length=64), nullable=False),
-    sa.Column('der', sa.LargeBinary(), nullable=False),
+    sa.Column('der', sa.LargeBinary(), nullable=True),
     sa.Column('created_at', directory.store.tables.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('serial', name=op.f('pk_precertificates'))
+    )
+    op.create_table('crls',
+    sa.Column('number', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('this_update', directory.store.tables.UTCDateTime(), nullable=False),
+    sa.Column('next_update', directory.store.tables.UTCDateTime(), nullable=False),
+    sa.Column('revoked_count', sa.Integer(), nullable=False),
+    sa.Column('der', sa.LargeBinary(), nullable=False),
+    sa.PrimaryKeyConstraint('number', name=op.f('pk_crls'))
     )
     op.create_table('accreditations',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -166,7 +174,9 @@ def upgrade() -> None:
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('not_before', directory.store.tables.UTCDateTime(), nullable=False),
     sa.Column('not_after', directory.store.tables.UTCDateTime(), nullable=False),
-    sa.Column('der', sa.LargeBinary(), nullable=True),
+    sa.Column('der', sa.LargeBinary(), nullable=False),
+    sa.Column('validation', sa.String(length=20), nullable=True),
+    sa.Column('trust_level', sa.String(length=40), nullable=True),
     sa.Column('revoked_at', directory.store.tables.UTCDateTime(), nullable=True),
     sa.Column('revocation_reason', sa.String(length=40), nullable=True),
     sa.Column('created_at', directory.store.tables.UTCDateTime(), nullable=False),
@@ -188,6 +198,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_certificates_change_seq'))
 
     op.drop_table('certificates')
+    op.drop_table('crls')
     with op.batch_alter_table('recipients', schema=None) as batch_op:
         batch_op.drop_index('uq_recipients_domain_wide_active', sqlite_where=sa.text("status = 'active' AND kind = 'domain'"), postgresql_where=sa.text("status = 'active' AND kind = 'domain'"))
         batch_op.drop_index('uq_recipients_address_active', sqlite_where=sa.text("status = 'active' AND kind = 'mailbox'"), postgresql_where=sa.text("status = 'active' AND kind = 'mailbox'"))

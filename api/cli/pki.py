@@ -1,0 +1,156 @@
+"""`clearance ca ...` and `clearance cert ...`: the certificate authority's commands."""
+
+from __future__ import annotations
+
+import getpass
+import secrets
+from pathlib import Path
+
+import typer
+
+from api.cli.context import console, emit_json, find_organisation, open_directory, operator, table
+from api.cli.errors import translated
+from directory import certificates as certs
+from directory.errors import malformed
+
+ca_app = typer.Typer(help="The certificate authority: set-up and CRLs.", no_args_is_help=True)
+cert_app = typer.Typer(help="S/MIME certificates for verified recipients.", no_args_is_help=True)
+
+
+@ca_app.command("init")
+@translated
+def ca_init(
+    generate_passphrase: bool = typer.Option(
+        False, help="write a random passphrase to <home>/ca-passphrase (0600) if none is set"
+    ),
+) -> None:
+    """Create the root CA, the issuing CA and the OCSP responder (keys encrypted at rest)."""
+    directory = open_directory()
+    settings = directory.settings
+    if generate_passphrase:
+        ensure_passphrase_file(settings.home)
+    path = certs.initialise_ca(settings, directory.clock)
+    console.print(f"CA created in {path} (publish {settings.pki_base_url})")
+
+
+def ensure_passphrase_file(home: Path) -> Path:
+    target = home / "ca-passphrase"
+    if not target.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        target.touch(mode=0o600)
+        target.write_text(secrets.token_urlsafe(32) + "\n")
+    return target
+
+
+@ca_app.command("crl")
+@translated
+def ca_crl(
+    out: Path | None = typer.Option(None, help="also write the DER CRL here"),
+    force: bool = typer.Option(False, help="issue a new CRL even if the current one is fresh"),
+) -> None:
+    """Issue (if due) and show the issuing CA's CRL. Run at least daily, e.g. from cron."""
+    directory = open_directory()
+    der = directory.certificates.crl(force=force)
+    latest = directory.certificates.records.latest_crl()
+    assert latest is not None
+    number, this_update, next_update, _ = latest
+    if out is not None:
+        out.write_bytes(der)
+    console.print(f"CRL {number}: thisUpdate {this_update}, nextUpdate {next_update}")
+
+
+@cert_app.command("issue")
+@translated
+def cert_issue(
+    address: str,
+    csr: Path | None = typer.Option(None, help="a PKCS#10 CSR (PEM or DER); only its key is used"),
+    out: Path | None = typer.Option(None, help="where to write the certificate and chain (PEM)"),
+    pkcs12: Path | None = typer.Option(None, help="generate a key; write a PKCS#12 file here"),
+    passphrase_file: Path | None = typer.Option(None, help="the PKCS#12 passphrase, from a file"),
+    validity_days: int | None = typer.Option(None, min=1, max=825),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Issue an S/MIME certificate to a verified mailbox, from a CSR or with a generated key."""
+    if (csr is None) == (pkcs12 is None):
+        raise malformed("give --csr FILE --out FILE, or --pkcs12 FILE")
+    if csr is not None and out is None:
+        raise malformed("--csr needs --out FILE for the certificate")
+    directory = open_directory()
+    passphrase: bytes | None = None
+    request: bytes | None = None
+    if csr is not None:
+        request = _read(csr)
+    else:
+        if passphrase_file is not None:
+            passphrase = _read(passphrase_file).strip()
+        else:
+            typed = getpass.getpass("PKCS#12 passphrase: ")
+            if typed != getpass.getpass("again: "):
+                raise malformed("the passphrases differ")
+            passphrase = typed.encode("utf-8")
+    issued = directory.certificates.issue(
+        operator(),
+        address,
+        csr=request,
+        pkcs12_passphrase=passphrase,
+        validity_days=validity_days,
+    )
+    if out is not None:
+        out.write_text(issued.pem + issued.chain_pem)
+    if pkcs12 is not None and issued.pkcs12 is not None:
+        pkcs12.touch(mode=0o600)
+        pkcs12.write_bytes(issued.pkcs12)
+    summary = {
+        "serial": issued.serial_hex,
+        "email": issued.email,
+        "validation": issued.validation.value,
+        "trust_level": issued.trust_level,
+        "not_before": issued.not_before,
+        "not_after": issued.not_after,
+    }
+    if as_json:
+        emit_json(summary)
+    else:
+        table("Certificate issued", ["field", "value"], [[k, v] for k, v in summary.items()])
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise malformed(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+@cert_app.command("revoke")
+@translated
+def cert_revoke(
+    serial: str,
+    reason: str = typer.Option(..., help=", ".join(certs.REASONS)),
+) -> None:
+    """Revoke a certificate (CRL and OCSP show it at once)."""
+    directory = open_directory()
+    directory.certificates.revoke(operator(), serial, reason)
+    console.print(f"{serial}: revoked ({reason})")
+
+
+@cert_app.command("list")
+@translated
+def cert_list(org: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    directory = open_directory()
+    found = directory.certificates.records.for_organisation(find_organisation(directory, org).id)
+    rows = [
+        {
+            "serial": c.serial,
+            "email": c.email,
+            "validation": c.validation,
+            "trust_level": c.trust_level,
+            "not_after": c.not_after,
+            "revoked_at": c.revoked_at,
+            "reason": c.revocation_reason,
+        }
+        for c in found
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    table("Certificates", list(rows[0]) if rows else ["serial"], [list(r.values()) for r in rows])

@@ -1,0 +1,79 @@
+"""The Postfix policy delegation server (check_policy_service inet:HOST:PORT).
+
+Per connection, requests are answered in order, one at a time (Postfix sends one and waits).
+At RCPT the recipient is looked up and the mode for the envelope sender decides the action
+(api/gateway/smtp.py); any other protocol state gets DUNNO: the decision is per recipient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import cast
+
+from api.gateway import smtp
+from api.gateway.resolver import Resolver, Result
+from api.gateway.rules import GatewayRules
+from api.gateway.wire import PolicyReader, ProtocolError, policy_reply
+
+
+class PolicyProtocol(asyncio.Protocol):
+    def __init__(
+        self,
+        resolver: Resolver,
+        rules: GatewayRules,
+        connections: set[asyncio.Transport] | None = None,
+    ) -> None:
+        self.resolver = resolver
+        self.connections = connections if connections is not None else set()
+        self.rules = rules
+        self.reader = PolicyReader()
+        self.transport: asyncio.Transport | None = None
+        self.queued: deque[dict[str, str]] = deque()
+        self.busy = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.connections.add(self.transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is not None:
+            self.connections.discard(self.transport)
+        self.transport = None
+        self.queued.clear()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.queued.extend(self.reader.feed(data))
+        except ProtocolError:
+            if self.transport is not None:
+                self.transport.close()
+            return
+        self._next()
+
+    def _next(self) -> None:
+        while not self.busy and self.queued and self.transport is not None:
+            self._handle(self.queued.popleft())
+
+    def _handle(self, attributes: dict[str, str]) -> None:
+        request = attributes.get("request")
+        if request != "smtpd_access_policy":
+            self._reply(smtp.unsupported_action(repr(request)[:40]))
+            return
+        if attributes.get("protocol_state", "").upper() != "RCPT":
+            self._reply(smtp.DUNNO)
+            return
+        mode, minimum = self.rules.for_sender(attributes.get("sender", ""))
+        recipient = attributes.get("recipient", "")
+
+        def done(result: Result) -> None:
+            self.busy = False
+            self._reply(smtp.policy_action(result, mode, minimum, self.rules))
+            self._next()
+
+        self.busy = True
+        self.resolver.recipient(recipient, done)
+
+    def _reply(self, action: str) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(policy_reply(action))

@@ -1,0 +1,105 @@
+"""The one place where lookup answers and errors become SMTP actions and map replies.
+
+Policy actions (access(5) syntax, returned as `action=...`):
+  verified (by the mode's rule)  PREPEND X-Clearance: max=...; trust=...; policy=...
+  refused (enforce modes)         550 5.7.1 Clearance: ... (<reason code>)
+  bad recipient (enforce modes)   550 5.1.3 Clearance: ...
+  directory cannot answer         451 4.3.0 Clearance: ... try again later
+Fail closed: an error is never an acceptance, in any mode.
+
+Socketmap replies: `OK <value>`, `NOTFOUND `, `TEMP <reason>` (directory cannot answer now),
+`PERM <reason>` (a request we do not understand).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from api.gateway.rules import GatewayRules, Mode
+from directory.classification import Level
+from directory.errors import DirectoryError, ErrorKind
+
+DUNNO = "DUNNO"
+UNAVAILABLE = "451 4.3.0 Clearance: the directory cannot answer now, try again later"
+_UNSAFE = re.compile(r"[^\x20-\x7e]")
+_MAX_TEXT = 300
+
+
+def _safe(text: str) -> str:
+    return _UNSAFE.sub("?", text)[:_MAX_TEXT]
+
+
+def header_value(answer: dict[str, Any]) -> str:
+    return _safe(
+        f"max={answer['max_classification'] or 'none'}; trust={answer['trust_level']}; "
+        f"policy={answer['policy']['name']}"
+    )
+
+
+def policy_action(
+    result: dict[str, Any] | BaseException, mode: Mode, minimum: Level, rules: GatewayRules
+) -> str:
+    """The access(5) action for one recipient at RCPT time."""
+    if isinstance(result, DirectoryError) and result.kind is ErrorKind.MALFORMED:
+        if mode is Mode.TAG:
+            return DUNNO
+        return f"550 5.1.3 Clearance: {_safe(result.detail)}"
+    if isinstance(result, BaseException):
+        return UNAVAILABLE
+    tag = f"PREPEND {rules.header}: {header_value(result)}"
+    if mode is Mode.TAG:
+        return tag
+    best = result["max_classification"]
+    if mode is Mode.ENFORCE_KNOWN:
+        if best is not None:
+            return tag
+        code = _first_code(result, None)
+        return f"550 5.7.1 Clearance: recipient is not verified ({code})"
+    if best is not None and rules.scheme.level(best).rank >= minimum.rank:
+        return tag
+    code = _first_code(result, minimum.name)
+    have = best or "nothing"
+    return _safe(
+        f"550 5.7.1 Clearance: recipient may receive {have}, "
+        f"not the minimum {minimum.name} ({code})"
+    )
+
+
+def _first_code(answer: dict[str, Any], classification: str | None) -> str:
+    reasons = answer["reasons"]
+    for r in reasons:
+        if classification is None or r["classification"] == classification:
+            return _safe(r["code"])
+    return _safe(reasons[0]["code"]) if reasons else "recipient.not-verified"
+
+
+def unsupported_action(what: str) -> str:
+    return _safe(f"451 4.3.5 Clearance: unsupported policy request {what}")
+
+
+def map_found(value: str) -> str:
+    return f"OK {value}"
+
+
+NOT_FOUND = "NOTFOUND "
+
+
+def map_error(exc: BaseException) -> str:
+    """TEMP for anything that is not the caller's fault: Postfix then defers, never guesses."""
+    if isinstance(exc, DirectoryError) and exc.kind is ErrorKind.MALFORMED:
+        return NOT_FOUND  # a key that is not an address or domain is simply not in the map
+    return "TEMP the directory cannot answer now"
+
+
+def recipient_map_reply(result: dict[str, Any] | BaseException, rules: GatewayRules) -> str:
+    """The `recipient` map: found only for a verified recipient (some classification permitted)."""
+    if isinstance(result, BaseException):
+        return map_error(result)
+    if result["max_classification"] is not None:
+        return map_found(rules.recipient_found)
+    return NOT_FOUND
+
+
+def map_unknown(name: str) -> str:
+    return _safe(f"PERM no map named {name}")

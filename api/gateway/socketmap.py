@@ -1,0 +1,92 @@
+"""The socketmap server (socketmap:inet:HOST:PORT:<map>) with two maps.
+
+- `tlspolicy` (smtp_tls_policy_maps): a destination domain -> `secure`, `dane-only` or `encrypt`
+  when the directory's policy requires protected transport for that domain's recipients at the
+  configured classification; NOTFOUND otherwise. Answered from the register snapshot.
+- `recipient` (relay_recipient_maps, check_recipient_access): an address -> `OK` when it is a
+  verified recipient (some classification is permitted to it); NOTFOUND otherwise.
+When the directory cannot answer in time the reply is TEMP: Postfix defers, never guesses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import cast
+
+from api.gateway import smtp
+from api.gateway.resolver import Resolver, Result
+from api.gateway.rules import GatewayRules
+from api.gateway.wire import NetstringReader, ProtocolError, netstring, split_request
+from directory.errors import DirectoryError
+
+TLS_POLICY, RECIPIENT = "tlspolicy", "recipient"
+
+
+class SocketmapProtocol(asyncio.Protocol):
+    def __init__(
+        self,
+        resolver: Resolver,
+        rules: GatewayRules,
+        connections: set[asyncio.Transport] | None = None,
+    ) -> None:
+        self.resolver = resolver
+        self.connections = connections if connections is not None else set()
+        self.rules = rules
+        self.reader = NetstringReader()
+        self.transport: asyncio.Transport | None = None
+        self.queued: deque[bytes] = deque()
+        self.busy = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.connections.add(self.transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is not None:
+            self.connections.discard(self.transport)
+        self.transport = None
+        self.queued.clear()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.queued.extend(self.reader.feed(data))
+        except ProtocolError as exc:
+            self._refuse(exc)
+            return
+        while not self.busy and self.queued and self.transport is not None:
+            self._handle(self.queued.popleft())
+
+    def _refuse(self, exc: ProtocolError) -> None:
+        if self.transport is not None:
+            self.transport.write(netstring(f"PERM {exc}"))
+            self.transport.close()
+
+    def _handle(self, payload: bytes) -> None:
+        try:
+            name, key = split_request(payload)
+        except ProtocolError as exc:
+            self._refuse(exc)
+            return
+        if name == TLS_POLICY:
+            try:
+                value = self.resolver.tls_policy(key)
+            except DirectoryError as exc:
+                self._reply(smtp.map_error(exc))
+                return
+            self._reply(smtp.map_found(value) if value else smtp.NOT_FOUND)
+        elif name == RECIPIENT:
+            self.busy = True
+            self.resolver.recipient(key, self._recipient_done)
+        else:
+            self._reply(smtp.map_unknown(name))
+
+    def _recipient_done(self, result: Result) -> None:
+        self.busy = False
+        self._reply(smtp.recipient_map_reply(result, self.rules))
+        while not self.busy and self.queued and self.transport is not None:
+            self._handle(self.queued.popleft())
+
+    def _reply(self, text: str) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(netstring(text))

@@ -1,0 +1,117 @@
+"""The two wire formats Postfix speaks to the gateway, parsed strictly and bounded.
+
+- Policy delegation (SMTPD_POLICY_README): `name=value` lines, an empty line ends a request;
+  the reply is `action=...` and an empty line. One connection carries many requests.
+- Socketmap (socketmap_table(5)): netstrings `<length>:<bytes>,`; the request is `<map> <key>`,
+  the reply `OK <data>`, `NOTFOUND `, `TEMP <reason>`, `TIMEOUT <reason>` or `PERM <reason>`.
+
+Malformed or oversized input raises ProtocolError; the server then drops the connection (the
+client is not Postfix, or is confused), which Postfix treats as a temporary failure.
+"""
+
+from __future__ import annotations
+
+MAX_POLICY_REQUEST = 16 * 1024  # Postfix's requests are a few hundred bytes
+MAX_ATTRIBUTES = 100
+MAX_NETSTRING = 4096  # "<map> <key>"; keys are domains and addresses
+_LENGTH_DIGITS = len(str(MAX_NETSTRING))
+
+
+class ProtocolError(ValueError):
+    """The peer did not speak the protocol (malformed or oversized input)."""
+
+
+def parse_attributes(block: bytes) -> dict[str, str]:
+    """One policy request (without its terminating empty line) as a dict of attributes."""
+    if len(block) > MAX_POLICY_REQUEST:
+        raise ProtocolError("policy request too long")
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError("policy request is not UTF-8") from None
+    attributes: dict[str, str] = {}
+    for line in text.split("\n"):
+        if not line:
+            continue
+        name, eq, value = line.partition("=")
+        if not eq or not name or not name.replace("_", "").isalnum():
+            raise ProtocolError(f"not a name=value line: {line[:60]!r}")
+        attributes[name] = value
+        if len(attributes) > MAX_ATTRIBUTES:
+            raise ProtocolError("too many attributes")
+    if not attributes:
+        raise ProtocolError("empty policy request")
+    return attributes
+
+
+class PolicyReader:
+    """Splits a byte stream into policy requests."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, data: bytes) -> list[dict[str, str]]:
+        self._buffer += data
+        requests: list[dict[str, str]] = []
+        while True:
+            end = self._buffer.find(b"\n\n")
+            if end < 0:
+                break
+            block, self._buffer = self._buffer[:end], self._buffer[end + 2 :]
+            requests.append(parse_attributes(block))
+        if len(self._buffer) > MAX_POLICY_REQUEST:
+            raise ProtocolError("policy request too long")
+        return requests
+
+
+def policy_reply(action: str) -> bytes:
+    return f"action={action}\n\n".encode()
+
+
+def netstring(payload: str) -> bytes:
+    data = payload.encode("utf-8")
+    return b"%d:%s," % (len(data), data)
+
+
+class NetstringReader:
+    """Splits a byte stream into netstrings, refusing anything malformed or too long."""
+
+    def __init__(self, limit: int = MAX_NETSTRING) -> None:
+        self._buffer = b""
+        self.limit = limit
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buffer += data
+        out: list[bytes] = []
+        while self._buffer:
+            colon = self._buffer.find(b":", 0, _LENGTH_DIGITS + 1)
+            if colon < 0:
+                if len(self._buffer) > _LENGTH_DIGITS or not self._buffer.isdigit():
+                    raise ProtocolError("netstring length is missing or too long")
+                break
+            digits = self._buffer[:colon]
+            if not digits.isdigit() or (len(digits) > 1 and digits[0:1] == b"0"):
+                raise ProtocolError("netstring length is not a decimal number")
+            length = int(digits)
+            if length > self.limit:
+                raise ProtocolError(f"netstring longer than {self.limit} bytes")
+            end = colon + 1 + length
+            if len(self._buffer) <= end:
+                break
+            if self._buffer[end : end + 1] != b",":
+                raise ProtocolError("netstring does not end with a comma")
+            out.append(self._buffer[colon + 1 : end])
+            self._buffer = self._buffer[end + 1 :]
+        return out
+
+
+def split_request(payload: bytes) -> tuple[str, str]:
+    """`<map> <key>` of a socketmap request."""
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError("socketmap request is not UTF-8") from None
+    name, space, key = text.partition(" ")
+    if not space or not name or not key:
+        raise ProtocolError("socketmap request is not '<map> <key>'")
+    return name, key

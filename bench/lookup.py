@@ -1,0 +1,379 @@
+"""Benchmark the lookup (issue 2): lookups per second and p50/p99 latency.
+
+    .venv/bin/python bench/lookup.py [--sizes 10000,1000000] [--backends sqlite,postgresql]
+        [--modes inprocess,batch,http,staleness,reference] [--seconds 10] [--connections 64]
+        [--workers 2] [--quick] [--json FILE]
+
+Modes, each at every size on every backend, with the full policy evaluation in the path:
+  inprocess  Lookup.lookup, one thread (one core), a realistic address mix
+  batch      Lookup.lookup_many, batches of 1,000 (addresses/s; latency per batch)
+  http       GET /v1/lookup through `clearance serve --workers N` (uvicorn, log level warning,
+             no access log), driven by wrk (Lua script: Authorization header, rotating
+             addresses) with 64 connections on the same machine; an async httpx client when wrk
+             is missing (`apt-get install wrk`). Also the RSS of each worker.
+  staleness  suspend an organisation, then poll GET /v1/lookup until its answer changes: how
+             long a change takes to show (bounded by cache_refresh_seconds)
+  reference  the yardstick: a bare FastAPI endpoint over the same indexed table (no key, no
+             policy; bench/reference_app.py), served and loaded exactly as `http`
+
+The register is written by bulk inserts (bench/population.py). PostgreSQL is a private server
+started as the tests start theirs (tests/support/postgres.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repository, not bench/
+
+import httpx  # noqa: E402
+
+from bench.common import cpu_snapshot, cpu_used, machine, percentile, table, write_json  # noqa: E402
+from bench.http_load import api_server, run_load, wait_ready, worker_rss  # noqa: E402
+from bench.population import Population, populate  # noqa: E402
+from directory.authz import Principal  # noqa: E402
+from directory.service import Directory  # noqa: E402
+from directory.settings import Settings, load_settings  # noqa: E402
+
+OPERATOR = Principal("cli:bench", frozenset({"directory-admin"}))
+MODES = ("inprocess", "batch", "http", "staleness", "reference")
+
+
+def in_process(
+    directory: Directory, addresses: list[str], seconds: float, db: list[int]
+) -> dict[str, Any]:
+    lookup = directory.lookup.lookup
+    for address in addresses[:2000]:  # warm: snapshot, evaluations, statement caches
+        lookup(address, "OFFICIAL")
+    latencies: list[float] = []
+    clock = time.perf_counter
+    cpu = time.process_time(), cpu_snapshot(db)
+    began = clock()
+    deadline = began + seconds
+    i = 0
+    while clock() < deadline:
+        for address in addresses[i : i + 1000]:
+            start = clock()
+            lookup(address, "OFFICIAL")
+            latencies.append(clock() - start)
+        i = (i + 1000) % len(addresses)
+    elapsed = clock() - began
+    used = time.process_time() - cpu[0] + cpu_used(cpu[1], cpu_snapshot(db))
+    return {
+        "per_second": len(latencies) / elapsed,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+        "count": len(latencies),
+        **_cpu(used, len(latencies), cores=1),
+    }
+
+
+def batch(
+    directory: Directory, addresses: list[str], seconds: float, db: list[int]
+) -> dict[str, Any]:
+    lookup_many = directory.lookup.lookup_many
+    batches = [addresses[i : i + 1000] for i in range(0, len(addresses) - 999, 1000)]
+    lookup_many(batches[0], "OFFICIAL")
+    latencies: list[float] = []
+    done = 0
+    cpu = time.process_time(), cpu_snapshot(db)
+    began = time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        chunk = batches[len(latencies) % len(batches)]
+        start = time.perf_counter()
+        answers = lookup_many(chunk, "OFFICIAL")
+        latencies.append(time.perf_counter() - start)
+        done += len(answers)
+    elapsed = time.perf_counter() - began
+    used = time.process_time() - cpu[0] + cpu_used(cpu[1], cpu_snapshot(db))
+    return {
+        "per_second": done / elapsed,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+        "count": done,
+        **_cpu(used, done, cores=1),
+    }
+
+
+def _cpu(seconds: float, operations: int, cores: int) -> dict[str, Any]:
+    """CPU per operation (every process involved), and the rate those CPU costs would allow on
+    `cores` otherwise idle cores: a load-independent figure beside the measured one."""
+    per_op = seconds / operations if operations else 0.0
+    return {
+        "cpu_us_per_op": per_op * 1e6,
+        "cpu_bound_per_second": cores / per_op if per_op else None,
+    }
+
+
+def http(
+    env: dict[str, str],
+    pop: Population,
+    args: argparse.Namespace,
+    port: int,
+    db: list[int],
+    factory: str | None = None,
+) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {pop.api_key}"}
+    paths = [
+        f"/v1/lookup?address={quote(a, safe='@')}&classification=OFFICIAL"
+        for a in pop.mix(min(20_000, 4 * len(pop.mailboxes)), seed=11)
+    ]
+    base = f"http://127.0.0.1:{port}"
+    with api_server(env, port, args.workers, factory) as pid:
+        wait_ready(base + paths[0], headers)
+        run_load(base, paths, headers, connections=args.connections, seconds=2)  # warm up
+        before = cpu_snapshot([pid, *db])
+        result = run_load(base, paths, headers, connections=args.connections, seconds=args.seconds)
+        server_cpu = cpu_used(before, cpu_snapshot([pid, *db]))
+        rss = worker_rss(pid)
+    return {
+        "per_second": result.per_second,
+        "p50_ms": result.p50_ms,
+        "p99_ms": result.p99_ms,
+        "count": result.requests,
+        "errors": result.errors,
+        "tool": result.tool,
+        "rss_mib_per_worker": [round(r, 1) for r in rss],
+        "server_cpu_us_per_request": server_cpu / result.requests * 1e6 if result.requests else 0,
+        **_cpu(server_cpu + result.client_cpu, result.requests, cores=os.cpu_count() or 1),
+    }
+
+
+def staleness(
+    env: dict[str, str], settings: Settings, pop: Population, workers: int, port: int
+) -> dict[str, Any]:
+    """Suspend the organisation of a known mailbox; time until every worker's answer says so."""
+    directory = Directory(settings)
+    try:
+        address = next(a for a in pop.mailboxes if directory.lookup.lookup(a)["known"])
+        entry = directory.store.mailbox_entry(address.lower())
+        if entry is None:
+            raise RuntimeError(f"{address} is not in the register")
+        base = f"http://127.0.0.1:{port}/v1/lookup?address={quote(address, safe='@')}"
+        headers = {"Authorization": f"Bearer {pop.api_key}"}
+        with api_server(env, port, workers), httpx.Client(headers=headers, timeout=5) as client:
+            wait_ready(base, headers)
+            if client.get(base).json()["known"] is not True:
+                raise RuntimeError(f"{address} should be known before the suspension")
+            directory.registration.set_status(OPERATOR, entry.organisation_id, "suspended", "bench")
+            changed = time.perf_counter()
+            seen: float | None = None
+            stable = 0
+            while time.perf_counter() - changed < 30:
+                # new connections land on either worker; require 20 answers in a row
+                with httpx.Client(headers=headers, timeout=5) as fresh:
+                    known = fresh.get(base).json()["known"]
+                if known:
+                    seen, stable = None, 0
+                else:
+                    seen = seen or time.perf_counter()
+                    stable += 1
+                    if stable >= 20:
+                        break
+                time.sleep(0.01)
+            directory.registration.set_status(OPERATOR, entry.organisation_id, "active", "bench")
+    finally:
+        directory.close()
+    shown = (seen - changed) if seen is not None else None
+    return {
+        "per_second": None,
+        "p50_ms": None,
+        "p99_ms": None,
+        "count": None,
+        "shown_after_ms": shown * 1000 if shown is not None else None,
+        "bound_ms": settings.cache_refresh_seconds * 1000,
+    }
+
+
+@contextmanager
+def backend(name: str, workdir: Path) -> Iterator[tuple[str, list[int]]]:
+    """A base database URL ('' for SQLite: a file per size, or a private PostgreSQL server) and
+    the database server's process ids (none for SQLite), for CPU accounting."""
+    if name == "sqlite":
+        yield "", []
+        return
+    from tests.support.postgres import postgres_server
+
+    with postgres_server(workdir / "postgres") as url:
+        pidfile = workdir / "postgres" / "pgdata" / "postmaster.pid"
+        yield url, [int(pidfile.read_text().split()[0])]
+
+
+def database_for(base_url: str, size: int, workdir: Path) -> tuple[dict[str, str], Settings]:
+    home = workdir / f"home-{size}"
+    home.mkdir(parents=True, exist_ok=True)
+    url = ""
+    if base_url:
+        import psycopg
+
+        name = f"bench_{size}"
+        plain = base_url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name}")
+            conn.execute(f"CREATE DATABASE {name}")
+        url = base_url.rsplit("/", 1)[0] + f"/{name}"
+    env = {"CLEARANCE_HOME": str(home), "CLEARANCE_DATABASE_URL": url}
+    return env, load_settings(home=home, database_url=url)
+
+
+def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    from tests.support.servers import free_port
+
+    with tempfile.TemporaryDirectory(prefix="clearance-bench-") as tmp:
+        workdir = Path(tmp)
+        workdir.chmod(0o711)  # PostgreSQL runs as its own user (as root: `postgres`)
+        for backend_name in args.backends:
+            with ExitStack() as stack:
+                base_url, db = stack.enter_context(backend(backend_name, workdir))
+                for size in args.sizes:
+                    env, settings = database_for(base_url, size, workdir / backend_name)
+                    began = time.perf_counter()
+                    pop = populate(settings, size)
+                    written = time.perf_counter() - began
+                    print(
+                        f"# {backend_name}: {size:,} entries ({pop.organisations:,} organisations, "
+                        f"{pop.domains:,} domains) written in {written:.1f} s",
+                        file=sys.stderr,
+                    )
+                    addresses = pop.mix(50_000)
+                    for mode in args.modes:
+                        row: dict[str, Any] = {"backend": backend_name, "entries": size}
+                        row["mode"] = mode
+                        if mode in ("inprocess", "batch"):
+                            directory = Directory(settings)
+                            try:
+                                measure = in_process if mode == "inprocess" else batch
+                                row.update(measure(directory, addresses, args.seconds, db))
+                            finally:
+                                directory.close()
+                        elif mode == "http":
+                            row.update(http(env, pop, args, free_port(), db))
+                        elif mode == "reference":
+                            ref_env = {**env, "BENCH_REFERENCE_URL": settings.url}
+                            factory = "bench.reference_app:create_app"
+                            row.update(http(ref_env, pop, args, free_port(), db, factory))
+                        else:
+                            row.update(staleness(env, settings, pop, args.workers, free_port()))
+                        print(_progress(row), file=sys.stderr)
+                        results.append(row)
+    return results
+
+
+def _progress(row: dict[str, Any]) -> str:
+    shown = (f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
+    return "#   " + ", ".join(shown)
+
+
+def _rows(results: list[dict[str, Any]]) -> list[list[Any]]:
+    out = []
+    for r in results:
+        rss = r.get("rss_mib_per_worker")
+        note = ""
+        if r["mode"] in ("http", "reference"):
+            note = f"{r['tool']}, {r['errors']} errors"
+        if r["mode"] == "staleness":
+            shown = r["shown_after_ms"]
+            note = (
+                f"shown after {shown:.0f} ms (bound {r['bound_ms']:.0f} ms)"
+                if shown is not None
+                else "NOT SHOWN within 30 s"
+            )
+        out.append(
+            [
+                r["backend"],
+                r["entries"],
+                r["mode"],
+                r["per_second"],
+                r["p50_ms"],
+                r["p99_ms"],
+                r.get("cpu_us_per_op"),
+                r.get("cpu_bound_per_second"),
+                max(rss) if rss else None,
+                note,
+            ]
+        )
+    return out
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,1000000", help="recipient entries, comma list")
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="2,000 entries, 2 s each: a smoke run")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+    args.sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s]
+    args.backends = [b for b in args.backends.split(",") if b]
+    args.modes = [m for m in args.modes.split(",") if m]
+    if args.quick:
+        args.sizes, args.seconds = [2000], 2.0
+    for value, known, what in (
+        (args.backends, ("sqlite", "postgresql"), "backend"),
+        (args.modes, MODES, "mode"),
+    ):
+        for item in value:
+            if item not in known:
+                parser.error(f"unknown {what} {item!r}: choose from {', '.join(known)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up servers and files
+    host = machine()
+    results = run(args)
+    print(
+        f"machine: {host['cpus']} CPUs ({host['cpu_model']}), {host['memory_mib']:,} MiB; "
+        f"load average at start {host['load_average'][0]:.2f}"
+    )
+    print(
+        table(
+            [
+                "backend",
+                "entries",
+                "mode",
+                "per s",
+                "p50 ms",
+                "p99 ms",
+                "CPU us/op",
+                "CPU-bound /s",
+                "RSS MiB",
+                "note",
+            ],
+            _rows(results),
+        )
+    )
+    if args.json:
+        after = machine()["load_average"]
+        write_json(
+            args.json,
+            {
+                "machine": host,
+                "load_average_at_end": after,
+                "settings": {
+                    "workers": args.workers,
+                    "connections": args.connections,
+                    "seconds": args.seconds,
+                },
+                "results": results,
+            },
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,302 @@
+"""Certificates for verified recipients: the directory's side of the CA.
+
+Decides who may get which certificate (the recipient's record chooses mailbox-, organization- or
+sponsor-validated), hands pki an `IssueRequest` and a ledger over the store, and keeps
+revocation, CRLs and OCSP status in the store. Only pki touches keys.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+
+from directory.address import normalise
+from directory.authz import Action, Principal, authorize
+from directory.errors import DirectoryError, ErrorKind, conflict, malformed, not_found
+from directory.lookup import Lookup, all_detail
+from directory.model import Organisation, OrgStatus, RecipientKind, Sector, TrustLevel
+from directory.settings import Settings
+from directory.store.certificates import CertificateRecords, StoreLedger, serial_text
+from directory.store.store import DirectoryStore
+from directory.store.writer import Writer
+from pki.authority import CertificateAuthority
+from pki.hierarchy import create_ca
+from pki.ocsp import HttpReply, OcspResponder
+from pki.profiles import PkiProfile, load_profile
+from pki.request import IssuedCertificate, IssueRequest, ValidationType
+from pki.status import CertificateStatus, Good, RevocationReason, Revoked, Unknown
+from pki.urls import PkiUrls
+
+Clock = Callable[[], datetime]
+GOVERNMENT = {
+    Sector.CENTRAL_GOVERNMENT,
+    Sector.LOCAL_GOVERNMENT,
+    Sector.HEALTH,
+    Sector.POLICE,
+    Sector.JUSTICE,
+    Sector.EDUCATION,
+}
+# Revocation reasons an operator may give: the S/MIME BR's, never unspecified or certificateHold.
+REASONS = tuple(r.value for r in RevocationReason if r is not RevocationReason.UNSPECIFIED)
+OCSP_REUSE_SECONDS = 60.0
+OCSP_CACHE_ENTRIES = 100_000
+CRL_REISSUE = timedelta(days=1)  # a fresh CRL at least daily (BR: at least every 7 days)
+
+
+def passphrase(settings: Settings) -> str:
+    """The CA keys' passphrase: a configured file, the environment, or <home>/ca-passphrase."""
+    if settings.ca_passphrase_file:
+        return _read_secret(Path(settings.ca_passphrase_file))
+    from_env = os.environ.get("CLEARANCE_CA_PASSPHRASE")
+    if from_env:
+        return from_env
+    default = settings.home / "ca-passphrase"
+    if default.is_file():
+        return _read_secret(default)
+    raise DirectoryError(
+        ErrorKind.CONFIG,
+        "no CA passphrase: set CLEARANCE_CA_PASSPHRASE or ca_passphrase_file "
+        "(or run `clearance ca init`)",
+    )
+
+
+def _read_secret(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise DirectoryError(ErrorKind.CONFIG, f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def profile(settings: Settings) -> PkiProfile:
+    return load_profile(settings.ca_profile_path)
+
+
+def urls(settings: Settings) -> PkiUrls:
+    return PkiUrls(settings.pki_base_url)
+
+
+def initialise_ca(settings: Settings, clock: Clock) -> Path:
+    """Create the root, issuing CA and OCSP responder under settings.ca_path."""
+    create_ca(
+        settings.ca_path,
+        passphrase(settings),
+        profile=profile(settings),
+        urls=urls(settings),
+        clock=clock,
+    )
+    return settings.ca_path
+
+
+def ca_exists(settings: Settings) -> bool:
+    return (settings.ca_path / "issuing.pem").is_file()
+
+
+class Certificates:
+    """Issue, revoke, publish status. The CA is loaded on first use (it needs the passphrase)."""
+
+    def __init__(self, settings: Settings, store: DirectoryStore, lookup: Lookup, clock: Clock):
+        self.settings = settings
+        self.store = store
+        self.lookup = lookup
+        self.clock = clock
+        self.records = CertificateRecords(store)
+        self._ca: CertificateAuthority | None = None
+        self._ocsp: OcspResponder | None = None
+        self._ocsp_cache: dict[bytes | str, tuple[int, float, HttpReply]] = {}
+        self._seq = -1
+        self._seq_checked = float("-inf")
+
+    @property
+    def ca(self) -> CertificateAuthority:
+        if self._ca is None:
+            if not ca_exists(self.settings):
+                raise DirectoryError(
+                    ErrorKind.CONFIG, f"no CA at {self.settings.ca_path}: run `clearance ca init`"
+                )
+            self._ca = CertificateAuthority.load(
+                self.settings.ca_path,
+                passphrase(self.settings),
+                profile=profile(self.settings),
+                urls=urls(self.settings),
+                clock=self.clock,
+            )
+        return self._ca
+
+    # --- issuance ---------------------------------------------------------------------------
+    def issue(
+        self,
+        p: Principal,
+        address: str,
+        *,
+        csr: bytes | None = None,
+        pkcs12_passphrase: bytes | None = None,
+        validity_days: int | None = None,
+    ) -> IssuedCertificate:
+        """Issue for a verified mailbox entry of an active organisation.
+
+        1. The entry: a mailbox entry (not domain-wide), authorised for the caller.
+        2. Verified: the lookup's derived trust is at least domain-verified (active
+           organisation, freshly verified domain); otherwise no certificate.
+        3. The certificate type from the record: sponsor-validated for a named person of a
+           vetted organisation, organization-validated for other entries of a vetted
+           organisation, mailbox-validated otherwise.
+        4. pki lints and issues, recording each step in the store through the ledger.
+        """
+        entry = self.store.mailbox_entry(normalise(address).text)
+        if entry is None or entry.kind is not RecipientKind.MAILBOX:
+            authorize(p, Action.ISSUE_CERTIFICATE, None)  # deny before saying "not found"
+            raise not_found(f"{address[:254]!r} is not a mailbox entry in the directory")
+        authorize(p, Action.ISSUE_CERTIFICATE, entry.organisation_id)
+        org = self.store.organisation(entry.organisation_id)
+        assert org is not None
+        if org.status is not OrgStatus.ACTIVE:
+            raise conflict(f"{org.name} is {org.status.value}: no certificate")
+        answer = self.lookup.lookup(entry.address or address, None, all_detail)
+        trust = TrustLevel.from_label(answer["trust_level"])
+        if trust < TrustLevel.DOMAIN_VERIFIED:
+            codes = ", ".join(sorted({r["code"] for r in answer["reasons"]}))
+            raise conflict(f"{entry.address} is not a verified recipient ({codes})")
+        if (csr is None) == (pkcs12_passphrase is None):
+            raise malformed("give exactly one of a CSR and a PKCS#12 passphrase")
+        vetted = trust >= TrustLevel.ORGANISATION_VERIFIED
+        country = "GB"
+        if vetted and entry.role.value == "person" and entry.given_name and entry.surname:
+            validation = ValidationType.SPONSOR
+        elif vetted:
+            validation = ValidationType.ORGANIZATION
+        else:
+            validation = ValidationType.MAILBOX
+        named = validation is not ValidationType.MAILBOX
+        request = IssueRequest(
+            email=entry.address or address,
+            validation=validation,
+            trust_level=trust.label,
+            csr=csr,
+            generate_key="" if csr is None else None,
+            pkcs12_passphrase=pkcs12_passphrase,
+            organization_name=org.name if named else None,
+            organization_identifier=organisation_identifier(org.sector, org.identifiers)
+            if named
+            else None,
+            country=country if named else None,
+            given_name=entry.given_name if validation is ValidationType.SPONSOR else None,
+            surname=entry.surname if validation is ValidationType.SPONSOR else None,
+            validity_days=validity_days,
+        )
+        ledger = StoreLedger(
+            self.store, p.name, self.clock, entry.id, validation.value, trust.label
+        )
+        return self.ca.issue(request, ledger)
+
+    # --- revocation -------------------------------------------------------------------------
+    def revoke(self, p: Principal, serial: str, reason: str) -> None:
+        serial = _serial(serial)
+        if reason not in REASONS:
+            raise malformed(
+                f"revocation reason must be one of {', '.join(REASONS)}", field="reason"
+            )
+        found = self.records.get(serial)
+        if found is None:
+            authorize(p, Action.REVOKE_CERTIFICATE, None)  # deny before saying "not found"
+            raise not_found(f"no issued certificate with serial {serial}")
+        recipient = self.store.recipient(found.recipient_id) if found.recipient_id else None
+        authorize(p, Action.REVOKE_CERTIFICATE, recipient.organisation_id if recipient else None)
+        with self.store.write(p.name, self.clock()) as w:
+            self.records.revoke(w, serial, reason)
+
+    def revoke_organisation_hook(self, w: Writer, org: Organisation, status: OrgStatus) -> None:
+        """Registration status hook: suspension or withdrawal revokes the org's certificates."""
+        reason = (
+            RevocationReason.CESSATION_OF_OPERATION
+            if status is OrgStatus.WITHDRAWN
+            else RevocationReason.PRIVILEGE_WITHDRAWN
+        )
+        self.records.revoke_for_organisation(w, org.id, reason.value)
+
+    # --- publication ------------------------------------------------------------------------
+    def status(self, serial: int) -> CertificateStatus:
+        issued, revoked_at, reason = self.records.issued(serial_text(serial))
+        if not issued:
+            return Unknown()
+        if revoked_at is not None:
+            return Revoked(revoked_at, RevocationReason.parse(reason or "unspecified"))
+        return Good()
+
+    def ocsp(self) -> OcspResponder:
+        if self._ocsp is None:
+            self._ocsp = self.ca.ocsp_responder(self.status)
+        return self._ocsp
+
+    def ocsp_reply(self, request: bytes | str) -> HttpReply:
+        """An OCSP answer for a POST body (bytes) or a GET path segment (str).
+
+        Signed answers to nonce-less requests are reused while the store's change sequence
+        is unchanged (checked at most every cache_refresh_seconds) and for at most a minute,
+        so a revocation shows within that bound; requests with a nonce are always signed anew.
+        """
+        now = time.monotonic()
+        if now - self._seq_checked >= self.settings.cache_refresh_seconds:
+            self._seq = self.store.state().seq
+            self._seq_checked = now
+        hit = self._ocsp_cache.get(request)
+        if hit is not None and hit[0] == self._seq and now < hit[1]:
+            return hit[2]
+        responder = self.ocsp()
+        reply = (
+            responder.respond(request)
+            if isinstance(request, bytes)
+            else responder.respond_get(request)
+        )
+        if reply.max_age > 0:
+            if len(self._ocsp_cache) >= OCSP_CACHE_ENTRIES:
+                self._ocsp_cache.clear()
+            self._ocsp_cache[request] = (self._seq, now + OCSP_REUSE_SECONDS, reply)
+        return reply
+
+    def crl(self, *, force: bool = False) -> bytes:
+        """The current CRL: reissued when older than a day or when a revocation is newer."""
+        now = self.clock()
+        latest = self.records.latest_crl()
+        if latest is not None and not force:
+            _number, this_update, next_update, der = latest
+            last = self.records.last_revocation()
+            fresh = now - this_update < CRL_REISSUE and now < next_update
+            if fresh and (last is None or last < this_update):
+                return der
+        entries = [
+            (int(serial, 16), when, RevocationReason.parse(reason or "unspecified"))
+            for serial, when, reason in self.records.revoked(now)
+        ]
+        number = self.records.next_crl_number()
+        der = self.ca.build_crl(entries, number)
+        parsed = x509.load_der_x509_crl(der)
+        next_update = parsed.next_update_utc or now
+        with self.store.write("clearance:crl", now) as w:
+            self.records.save_crl(w, number, parsed.last_update_utc, next_update, len(entries), der)
+        return der
+
+
+def organisation_identifier(sector: Sector, identifiers: dict[str, str]) -> str:
+    """S/MIME BR organizationIdentifier: GOVGB for government bodies (the GOV scheme takes no
+    reference), NTRGB-<number> from the Companies House or Charity Commission register."""
+    if sector in GOVERNMENT:
+        return "GOVGB"
+    for scheme in ("companies-house", "charity"):
+        if scheme in identifiers:
+            return f"NTRGB-{identifiers[scheme]}"
+    raise conflict(
+        "the organisation has no Companies House or charity number for its "
+        "organizationIdentifier; record one first"
+    )
+
+
+def _serial(value: str) -> str:
+    text = value.strip().lower().removeprefix("0x").replace(":", "")
+    if not text or len(text) > 40 or any(c not in "0123456789abcdef" for c in text):
+        raise malformed(f"{value[:60]!r} is not a hexadecimal serial number", field="serial")
+    return text.lstrip("0") or "0"
