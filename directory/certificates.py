@@ -8,6 +8,7 @@ revocation, CRLs and OCSP status in the store. Only pki touches keys.
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -70,6 +71,18 @@ def _read_secret(path: Path) -> str:
         return path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise DirectoryError(ErrorKind.CONFIG, f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def ensure_passphrase_file(settings: Settings) -> Path | None:
+    """Write a random passphrase to <home>/ca-passphrase (0600) when none is configured."""
+    if settings.ca_passphrase_file or os.environ.get("CLEARANCE_CA_PASSPHRASE"):
+        return None
+    target = settings.home / "ca-passphrase"
+    if not target.exists():
+        settings.home.mkdir(parents=True, exist_ok=True)
+        target.touch(mode=0o600)
+        target.write_text(secrets.token_urlsafe(32) + "\n")
+    return target
 
 
 def profile(settings: Settings) -> PkiProfile:

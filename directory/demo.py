@@ -5,11 +5,11 @@ Idempotent: an organisation that already exists (by name) is left as it is.
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from directory import certificates as certs
 from directory.authz import Principal
 from directory.model import Organisation
 from directory.service import Directory
@@ -216,18 +216,9 @@ def demo_api_key(directory: Directory) -> str:
 def demo_certificate(directory: Directory) -> str | None:
     """Set up the demo CA if needed and give j.smith@wessex.gov.uk a certificate (PKCS#12 with
     a random passphrase, both under <home>); return the serial, or None if one exists."""
-    from directory import certificates as certs
-
     home = directory.settings.home
     if not certs.ca_exists(directory.settings):
-        if (
-            not directory.settings.ca_passphrase_file
-            and "CLEARANCE_CA_PASSPHRASE" not in os.environ
-        ):
-            secret_file = home / "ca-passphrase"
-            if not secret_file.exists():
-                secret_file.touch(mode=0o600)
-                secret_file.write_text(secrets.token_urlsafe(32) + "\n")
+        certs.ensure_passphrase_file(directory.settings)
         certs.initialise_ca(directory.settings, directory.clock)
     address = "j.smith@wessex.gov.uk"
     answer = directory.lookup.lookup(address)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import secrets
 from pathlib import Path
 
 import typer
@@ -28,18 +27,9 @@ def ca_init(
     directory = open_directory()
     settings = directory.settings
     if generate_passphrase:
-        ensure_passphrase_file(settings.home)
+        certs.ensure_passphrase_file(settings)
     path = certs.initialise_ca(settings, directory.clock)
     console.print(f"CA created in {path} (publish {settings.pki_base_url})")
-
-
-def ensure_passphrase_file(home: Path) -> Path:
-    target = home / "ca-passphrase"
-    if not target.exists():
-        home.mkdir(parents=True, exist_ok=True)
-        target.touch(mode=0o600)
-        target.write_text(secrets.token_urlsafe(32) + "\n")
-    return target
 
 
 @ca_app.command("crl")
