@@ -1,7 +1,8 @@
 """Benchmark DNS posture checks and the re-verification sweep against a local Knot DNS server.
 
-    .venv/bin/python bench/dns.py [--domains 1000] [--concurrency 20,100] [--repeat 3]
-        [--certificates per-domain|shared] [--no-sweeps] [--profile FILE] [--json FILE]
+    .venv/bin/python bench/dns.py [--domains 1000] [--concurrency 20,100] [--processes 1,2]
+        [--repeat 3] [--certificates per-domain|shared] [--no-sweeps] [--sweep-processes N]
+        [--profile FILE] [--json FILE]
 
 Starts Knot (signing one zone holding every benchmark domain, with a DS trust anchor taken from
 its keys) and an HTTPS MTA-STS policy server (a separate asyncio process, keep-alive, test CA)
@@ -14,11 +15,15 @@ two policy hosts), and DNSSEC validation of the MX and TLSA RRsets. The DNSSEC k
 emptied before each run, so each run validates the zone's DNSKEY set and DS once, as a sweep of
 cold domains would; no posture result is ever cached.
 
-For each run it reports the wall time, the checks per second, the load average, and the CPU time
-per check of the checking process, the policy server and Knot, so that the figures can be read
-on a machine shared with other work. Then (unless --no-sweeps) the re-verification sweeps:
-`run_due` over N pending claims (verify + posture, recorded), and eight days on over N verified
-domains (challenge TXT lookups plus one audited SQLite write each).
+`--processes 1,2`: each concurrency is run in one process (the checker in this process, as
+`run_due` does by default) and with a `CheckPool` of N worker processes (spawned, warmed up
+before the clock starts: their start-up time is reported apart) sharing the same total
+concurrency. For each run it reports the wall time, the checks per second, the load average
+(and /proc/loadavg), and the CPU time per check of the checking process(es), the policy server
+and Knot, so that the figures can be read on a machine shared with other work. Then (unless
+--no-sweeps) the re-verification sweeps, with `--sweep-processes`: `run_due` over N pending
+claims (verify + posture, recorded), and eight days on over N verified domains (challenge TXT
+lookups plus one audited SQLite write each).
 """
 
 from __future__ import annotations
@@ -40,13 +45,17 @@ from pathlib import Path
 from typing import Any
 
 # This file is named dns.py: the script directory must not shadow dnspython's `dns` package.
-sys.path.remove(str(Path(__file__).resolve().parent))
+# (A spawned CheckPool worker re-runs this module's top level with the parent's sys.path.)
+if str(Path(__file__).resolve().parent) in sys.path:
+    sys.path.remove(str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import machine, table, write_json
 from directory.authz import Principal
 from directory.service import Directory
 from directory.settings import load_settings
+from directory.verification.pool import CheckPool
+from directory.verification.posture import PostureResult
 from directory.verification.service import DnsVerification
 from tests.support.knot import KnotServer
 from tests.support.servers import free_port
@@ -187,6 +196,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def full(result: PostureResult) -> bool:
+    """Did the check come back with the whole posture (DANE, MTA-STS enforce, DMARC reject)?"""
+    p = result.posture
+    return (
+        p is not None
+        and p.dane
+        and p.mta_sts == "enforce"
+        and p.dmarc is not None
+        and p.dmarc.label == "reject"
+    )
+
+
 async def _posture_run(
     service: DnsVerification, names: list[str], concurrency: int, now: datetime
 ) -> tuple[float, int]:
@@ -196,69 +217,111 @@ async def _posture_run(
 
     async def one(label: str) -> bool:
         async with gate:
-            result = await service.checker.check(f"{label}.bench.test", now)
-        p = result.posture
-        return (
-            p is not None
-            and p.dane
-            and p.mta_sts == "enforce"
-            and p.dmarc is not None
-            and p.dmarc.label == "reject"
-        )
+            return full(await service.checker.check(f"{label}.bench.test", now))
 
     started = time.perf_counter()
     results = await asyncio.gather(*(one(n) for n in names))
     return time.perf_counter() - started, sum(1 for ok in results if not ok)
 
 
+def loadavg() -> str:
+    return Path("/proc/loadavg").read_text().strip()
+
+
+def pooled_row(
+    service: DnsVerification,
+    names: list[str],
+    level: int,
+    processes: int,
+    pids: dict[str, int],
+    now: datetime,
+) -> dict[str, Any]:
+    """One run over a fresh CheckPool (cold DNSSEC key caches), timed once it is warm."""
+    started = time.perf_counter()
+    with CheckPool(service.settings, processes, level) as pool:
+        workers = pool.warm()
+        startup = time.perf_counter() - started
+        load, load_text = os.getloadavg()[0], loadavg()
+        before = {who: cpu_seconds(pid) for who, pid in pids.items()}
+        before_workers = sum(cpu_seconds(pid) for pid in workers)
+        own = time.process_time()
+        started = time.perf_counter()
+        results = pool.check([f"{n}.bench.test" for n in names], now)
+        seconds = time.perf_counter() - started
+        cpu = {"checker": time.process_time() - own}
+        cpu["checker"] += sum(cpu_seconds(pid) for pid in workers) - before_workers
+        cpu.update({who: cpu_seconds(pid) - before[who] for who, pid in pids.items()})
+    return {
+        "what": "posture check",
+        "domains": len(names),
+        "processes": processes,
+        "concurrency": level,
+        "seconds": round(seconds, 2),
+        "per_second": round(len(names) / seconds, 1),
+        "failed": sum(1 for r in results if not full(r)),
+        "load_1min": round(load, 2),
+        "loadavg": load_text,
+        "startup_seconds": round(startup, 2),
+        **{f"cpu_ms_{who}": round(1000 * s / len(names), 2) for who, s in cpu.items()},
+    }
+
+
 def posture_rows(
     service: DnsVerification,
     names: list[str],
     levels: list[int],
+    processes: list[int],
     repeat: int,
     pids: dict[str, int],
     now: datetime,
     profile: str | None,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for level in levels:
-        for _ in range(repeat):
-            service.validator._keys.clear()  # cold DNSSEC key cache for each run
-            load = os.getloadavg()[0]
-            before = {who: cpu_seconds(pid) for who, pid in pids.items()}
-            own = time.process_time()
-            profiler = cProfile.Profile() if profile and not rows else None
-            if profiler is not None:
-                profiler.enable()
-            seconds, bad = asyncio.run(_posture_run(service, names, level, now))
-            if profiler is not None and profile:
-                profiler.disable()
-                profiler.dump_stats(profile)
-            cpu = {"checker": time.process_time() - own}
-            cpu.update({who: cpu_seconds(pid) - before[who] for who, pid in pids.items()})
-            rows.append(
-                {
-                    "what": "posture check" + (" (profiled)" if profiler else ""),
-                    "domains": len(names),
-                    "concurrency": level,
-                    "seconds": round(seconds, 2),
-                    "per_second": round(len(names) / seconds, 1),
-                    "failed": bad,
-                    "load_1min": round(load, 2),
-                    **{f"cpu_ms_{who}": round(1000 * s / len(names), 2) for who, s in cpu.items()},
-                }
-            )
+    for level, count, _ in ((lv, n, r) for lv in levels for r in range(repeat) for n in processes):
+        if count > 1:
+            rows.append(pooled_row(service, names, level, count, pids, now))
             print(rows[-1], flush=True)
+            continue
+        service.validator._keys.clear()  # cold DNSSEC key cache for each run
+        load, load_text = os.getloadavg()[0], loadavg()
+        before = {who: cpu_seconds(pid) for who, pid in pids.items()}
+        own = time.process_time()
+        profiler = cProfile.Profile() if profile and not rows else None
+        if profiler is not None:
+            profiler.enable()
+        seconds, bad = asyncio.run(_posture_run(service, names, level, now))
+        if profiler is not None and profile:
+            profiler.disable()
+            profiler.dump_stats(profile)
+        cpu = {"checker": time.process_time() - own}
+        cpu.update({who: cpu_seconds(pid) - before[who] for who, pid in pids.items()})
+        rows.append(
+            {
+                "what": "posture check" + (" (profiled)" if profiler else ""),
+                "domains": len(names),
+                "processes": 1,
+                "concurrency": level,
+                "seconds": round(seconds, 2),
+                "per_second": round(len(names) / seconds, 1),
+                "failed": bad,
+                "load_1min": round(load, 2),
+                "loadavg": load_text,
+                **{f"cpu_ms_{who}": round(1000 * s / len(names), 2) for who, s in cpu.items()},
+            }
+        )
+        print(rows[-1], flush=True)
     return rows
 
 
-def sweep_rows(service: DnsVerification, clock: Clock, count: int) -> list[dict[str, Any]]:
+def sweep_rows(
+    service: DnsVerification, clock: Clock, count: int, processes: int
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     # Sweep 1: every pending claim is verified (and its posture checked and recorded).
     service.validator._keys.clear()
-    load = os.getloadavg()[0]
+    load, load_text = os.getloadavg()[0], loadavg()
     started = time.perf_counter()
-    report = service.run_due(ADMIN, concurrency=50)
+    report = service.run_due(ADMIN, concurrency=50, processes=processes)
     first = time.perf_counter() - started
     verified = sum(1 for r in report if r["job"] == "verify" and r["status"] == "verified")
     checked = sum(1 for r in report if r["job"] == "posture" and r["status"] == "checked")
@@ -266,28 +329,32 @@ def sweep_rows(service: DnsVerification, clock: Clock, count: int) -> list[dict[
         {
             "what": f"first sweep: verify + posture, recorded ({len(report)} jobs)",
             "domains": count,
+            "processes": processes,
             "concurrency": 50,
             "seconds": round(first, 2),
             "per_second": round(count / first, 1),
             "failed": 2 * count - verified - checked,
             "load_1min": round(load, 2),
+            "loadavg": load_text,
         }
     )
     # Sweep 2, eight days on: re-verification only (posture is not yet due).
     clock.now += timedelta(days=8)
-    load = os.getloadavg()[0]
+    load, load_text = os.getloadavg()[0], loadavg()
     started = time.perf_counter()
-    report = service.run_due(ADMIN, concurrency=50)
+    report = service.run_due(ADMIN, concurrency=50, processes=processes)
     second = time.perf_counter() - started
     rows.append(
         {
             "what": "re-verification sweep (recorded)",
             "domains": len(report),
+            "processes": processes,
             "concurrency": 50,
             "seconds": round(second, 2),
             "per_second": round(len(report) / second, 1),
             "failed": sum(1 for r in report if r["status"] != "verified"),
             "load_1min": round(load, 2),
+            "loadavg": load_text,
         }
     )
     return rows
@@ -297,7 +364,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--domains", type=int, default=1000)
     parser.add_argument("--concurrency", default="20,100")
+    parser.add_argument("--processes", default="1", help="checking processes, e.g. 1,2")
     parser.add_argument("--repeat", type=int, default=3, help="posture runs per concurrency")
+    parser.add_argument("--sweep-processes", type=int, default=1, help="run_due's processes")
     parser.add_argument("--certificates", choices=["per-domain", "shared"], default="per-domain")
     parser.add_argument("--no-sweeps", action="store_true", help="posture checks only")
     parser.add_argument("--profile", help="cProfile the first posture run into this file")
@@ -308,6 +377,7 @@ def main() -> None:
         serve_policies(Path(args.serve[0]), int(args.serve[1]))
         return
     levels = [int(c) for c in args.concurrency.split(",")]
+    processes = [int(n) for n in args.processes.split(",")]
     knotd = shutil.which("knotd") or "/usr/sbin/knotd"
     names = [f"d{i:04d}" for i in range(args.domains)]
     rows: list[dict[str, Any]] = []
@@ -356,9 +426,11 @@ def main() -> None:
             service = DnsVerification(directory)  # with the real anchor
             assert knot.process is not None
             pids = {"policy_server": server.pid, "knot": knot.process.pid}
-            rows += posture_rows(service, names, levels, args.repeat, pids, clock.now, args.profile)
+            rows += posture_rows(
+                service, names, levels, processes, args.repeat, pids, clock.now, args.profile
+            )
             if not args.no_sweeps:
-                rows += sweep_rows(service, clock, len(names))
+                rows += sweep_rows(service, clock, len(names), args.sweep_processes)
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -373,6 +445,7 @@ def main() -> None:
     columns = [
         "what",
         "domains",
+        "processes",
         "concurrency",
         "seconds",
         "per_second",
@@ -381,6 +454,8 @@ def main() -> None:
         "cpu_ms_checker",
         "cpu_ms_policy_server",
         "cpu_ms_knot",
+        "startup_seconds",
+        "loadavg",
     ]
     print(table(columns, [[r.get(c) for c in columns] for r in rows]))
     if args.json_file:

@@ -120,12 +120,15 @@ def _name(domain: str) -> str:
 @translated
 def due(
     concurrency: int = typer.Option(20, min=1, max=500, help="checks in flight at once"),
+    processes: int = typer.Option(
+        1, min=1, max=32, help="check in this many worker processes (results recorded here)"
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Re-verify and re-check every domain that is due (intervals from the settings)."""
     d = open_directory()
     try:
-        report = DnsVerification(d).run_due(operator(), concurrency)
+        report = DnsVerification(d).run_due(operator(), concurrency, processes)
     finally:
         d.close()
     if as_json:

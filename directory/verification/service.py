@@ -22,18 +22,14 @@ from directory.store import tables as t
 from directory.verification.challenge import (
     ChallengeResult,
     challenge_name,
-    check_challenge,
     expiry_for,
     new_token,
     record_text,
     rfc3339,
 )
-from directory.verification.dnssec import Validator, load_anchors
-from directory.verification.findings import finding
-from directory.verification.mtasts import PolicyFetcher, tls_context
-from directory.verification.posture import PostureChecker, PostureResult
+from directory.verification.pool import ChallengeJob, CheckPool, PostureJob, Tools, run_challenge
+from directory.verification.posture import PostureResult
 from directory.verification.publicsuffix import is_public_suffix
-from directory.verification.resolver import DnsClient, TemporaryFailure
 
 if TYPE_CHECKING:
     from directory.service import Directory
@@ -65,15 +61,8 @@ class DnsVerification:
         self.store = directory.store
         self.clock = directory.clock
         self.settings = settings
-        self.client = DnsClient.from_settings(settings)
-        self.validator = Validator(self.client, load_anchors(settings.dns_trust_anchors_path))
-        fetcher = PolicyFetcher(
-            self.client,
-            tls_context(settings.mta_sts_ca_file),
-            settings.mta_sts_port,
-            settings.mta_sts_timeout,
-        )
-        self.checker = PostureChecker(self.client, self.validator, fetcher)
+        tools = Tools.from_settings(settings)  # the same as each worker process of a CheckPool
+        self.client, self.validator, self.checker = tools.client, tools.validator, tools.checker
 
     # --- claim -----------------------------------------------------------------------------
     def claim(
@@ -112,27 +101,14 @@ class DnsVerification:
         return result
 
     async def _challenge(self, domain: Domain) -> ChallengeResult:
+        return await run_challenge(self.client, self._challenge_job(domain, self.clock()))
+
+    def _challenge_job(self, domain: Domain, now: datetime) -> ChallengeJob:
+        """What the challenge check needs from the store (it runs here or in a worker)."""
         row = self.store.domain_row(domain.id) or {}
-        now = self.clock()
-        if is_public_suffix(domain.name):
-            result = ChallengeResult(domain.name, challenge_name(domain.name), now)
-            result.findings.append(finding("domain.public-suffix", domain.name))
-            return result
         initial = not (domain.verified_at is not None and domain.verification_method == "dns")
-        try:
-            return await check_challenge(
-                self.client,
-                domain.name,
-                row.get("challenge_token"),
-                row.get("challenge_expires"),
-                now,
-                initial=initial,
-            )
-        except TemporaryFailure as exc:
-            result = ChallengeResult(domain.name, challenge_name(domain.name), now)
-            result.temporary_failure = True
-            result.findings.append(finding("dns.temporary-failure", str(exc)))
-            return result
+        token, expires = row.get("challenge_token"), row.get("challenge_expires")
+        return ChallengeJob(domain.name, token, expires, now, initial)
 
     def _record_verification(self, p: Principal, domain: Domain, result: ChallengeResult) -> None:
         now = result.checked_at
@@ -202,10 +178,20 @@ class DnsVerification:
                 check.append(domain)
         return verify, check
 
-    def run_due(self, p: Principal, concurrency: int = 20) -> list[dict[str, Any]]:
+    def run_due(
+        self, p: Principal, concurrency: int = 20, processes: int = 1
+    ) -> list[dict[str, Any]]:
+        """Re-verify and re-check what is due, at most `concurrency` checks in flight; recorded
+        here (audited), in the due list's order. `processes` > 1 runs the checks in that many
+        worker processes (`CheckPool`); the results are recorded the same way, in this process.
+        """
         authorize(p, Action.RUN_SCHEDULE)
+        if processes < 1 or concurrency < 1:
+            raise malformed("processes and concurrency must be at least 1")
         now = self.clock()
         verify, check = self.due(now)
+        if processes > 1:
+            return self._run_pooled(p, now, verify, check, concurrency, processes)
 
         async def everything() -> tuple[list[ChallengeResult], list[PostureResult]]:
             gate = asyncio.Semaphore(concurrency)
@@ -221,6 +207,37 @@ class DnsVerification:
             return list(challenges), list(postures)
 
         challenges, postures = _run(everything())
+        return self._record_due(p, verify, challenges, check, postures)
+
+    def _run_pooled(
+        self,
+        p: Principal,
+        now: datetime,
+        verify: list[Domain],
+        check: list[Domain],
+        concurrency: int,
+        processes: int,
+    ) -> list[dict[str, Any]]:
+        """The checks in worker processes; a challenge is checked as of `now` (the sweep's
+        start, as every posture check of a sweep already is)."""
+        jobs: list[ChallengeJob | PostureJob] = [self._challenge_job(d, now) for d in verify]
+        jobs += [PostureJob(d.name, now) for d in check]
+        if not jobs:
+            return []
+        with CheckPool(self.settings, processes, concurrency) as pool:
+            results = pool.run(jobs)
+        challenges = [r for r in results[: len(verify)] if isinstance(r, ChallengeResult)]
+        postures = [r for r in results[len(verify) :] if isinstance(r, PostureResult)]
+        return self._record_due(p, verify, challenges, check, postures)
+
+    def _record_due(
+        self,
+        p: Principal,
+        verify: list[Domain],
+        challenges: list[ChallengeResult],
+        check: list[Domain],
+        postures: list[PostureResult],
+    ) -> list[dict[str, Any]]:
         report: list[dict[str, Any]] = []
         for domain, challenge in zip(verify, challenges, strict=True):
             self._record_verification(p, domain, challenge)
