@@ -1,0 +1,146 @@
+"""`clearance ca` and `clearance cert`: the CA's commands, with exit codes and files written."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+
+from tests.cli.conftest import Run, opened, written
+
+
+def csr_file(tmp: Path, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> Path:
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")]))
+        .sign(key, hashes.SHA256())
+    )
+    path = tmp / "req.pem"
+    path.write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+def test_demo_sets_up_a_ca_with_encrypted_keys(run: Run, home: Path) -> None:
+    assert run("demo").exit_code == 0
+    for name in ("root.key", "issuing.key", "ocsp.key"):
+        path = home / "ca" / name
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert b"ENCRYPTED PRIVATE KEY" in path.read_bytes()
+    assert stat.S_IMODE((home / "ca-passphrase").stat().st_mode) == 0o600
+    again = run("ca", "init")
+    assert again.exit_code == 2  # a CA exists already: refused, nothing replaced
+
+
+def test_issue_from_csr_and_as_pkcs12_then_revoke(run: Run, home: Path, tmp_path: Path) -> None:
+    assert run("demo").exit_code == 0
+    key = ec.generate_private_key(ec.SECP256R1())
+    out = tmp_path / "cert.pem"
+    issued = run(
+        "cert",
+        "issue",
+        "a.jones@casterbridge.gov.uk",
+        "--csr",
+        str(csr_file(tmp_path, key)),
+        "--out",
+        str(out),
+        "--json",
+    )
+    assert issued.exit_code == 0, issued.output
+    serial = json.loads(issued.stdout)["serial"]
+    chain = x509.load_pem_x509_certificates(out.read_bytes())
+    assert len(chain) == 3 and chain[0].public_key() == key.public_key()
+
+    (tmp_path / "pass.txt").write_text("a long enough passphrase\n")
+    bundle = tmp_path / "d.morgan.p12"
+    made = run(
+        "cert",
+        "issue",
+        "d.morgan@wessex.police.uk",
+        "--pkcs12",
+        str(bundle),
+        "--passphrase-file",
+        str(tmp_path / "pass.txt"),
+    )
+    assert made.exit_code == 0, made.output
+    loaded = pkcs12.load_pkcs12(bundle.read_bytes(), b"a long enough passphrase")
+    assert loaded.key is not None
+    assert stat.S_IMODE(bundle.stat().st_mode) == 0o600
+
+    before = written()
+    assert run("cert", "revoke", serial, "--reason", "unspecified").exit_code == 2
+    assert run("cert", "revoke", serial, "--reason", "certificateHold").exit_code == 2
+    assert run("cert", "revoke", "not-hex", "--reason", "keyCompromise").exit_code == 2
+    assert written() == before
+    assert run("cert", "revoke", serial, "--reason", "keyCompromise").exit_code == 0
+    assert run("cert", "revoke", serial, "--reason", "keyCompromise").exit_code == 2  # again
+    listed = run("cert", "list", "casterbridge.gov.uk", "--json")
+    assert [c["reason"] for c in json.loads(listed.stdout) if c["serial"] == serial] == [
+        "keyCompromise"
+    ]
+    crl = tmp_path / "crl.der"
+    assert run("ca", "crl", "--out", str(crl)).exit_code == 0
+    parsed = x509.load_der_x509_crl(crl.read_bytes())
+    assert parsed.get_revoked_certificate_by_serial_number(int(serial, 16)) is not None
+
+
+def test_bad_requests_exit_2_and_write_nothing(run: Run, tmp_path: Path) -> None:
+    assert run("demo").exit_code == 0
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    good = csr_file(tmp_path, ec.generate_private_key(ec.SECP256R1()))
+    (tmp_path / "garbage.pem").write_text("not a CSR")
+    out = str(tmp_path / "out.pem")
+    before = written()
+    cases = [
+        (
+            "cert",
+            "issue",
+            "a.jones@casterbridge.gov.uk",
+            "--csr",
+            str(csr_file(tmp_path, weak)),
+            "--out",
+            out,
+        ),
+        (
+            "cert",
+            "issue",
+            "a.jones@casterbridge.gov.uk",
+            "--csr",
+            str(tmp_path / "garbage.pem"),
+            "--out",
+            out,
+        ),
+        ("cert", "issue", "a.jones@casterbridge.gov.uk", "--csr", str(good)),  # no --out
+        ("cert", "issue", "nobody@casterbridge.gov.uk", "--csr", str(good), "--out", out),
+        ("cert", "issue", "ops@anglebury-cases.co.uk", "--csr", str(good), "--out", out),
+        (
+            "cert",
+            "issue",
+            "a.jones@casterbridge.gov.uk",
+            "--csr",
+            str(good),
+            "--out",
+            out,
+            "--validity-days",
+            "826",
+        ),
+        ("cert", "issue", "not an address", "--csr", str(good), "--out", out),
+    ]
+    for case in cases:
+        result = run(*case)
+        assert result.exit_code == 2, (case, result.output)
+    with opened() as d:
+        assert (
+            d.certificates.records.for_organisation(
+                next(
+                    o.id for o in d.store.organisations() if o.name.startswith("Casterbridge City")
+                )
+            )
+            == []
+        )
+    assert written()[2] == before[2]
