@@ -40,7 +40,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
+from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, cast
@@ -53,7 +54,7 @@ from directory.settings import load_settings
 
 TARGETS = {"policy": 20_000, "tlspolicy": 40_000, "recipient": None}
 P99_TARGET_MS = 5.0
-REQUESTS = 200_000  # pre-encoded per workload: more than one run sends, so addresses rarely repeat
+REQUESTS = 400_000  # pre-encoded per workload: more than a run sends, so requests do not repeat
 WARM_SECONDS = 2.0
 
 
@@ -85,7 +86,15 @@ class Window:
 class Client(asyncio.Protocol):
     """One connection, one request outstanding; a reply is complete at its terminator."""
 
-    def __init__(self, requests: list[bytes], netstrings: bool, start: int, window: Window) -> None:
+    def __init__(
+        self,
+        requests: list[bytes],
+        netstrings: bool,
+        start: int,
+        window: Window,
+        closed: asyncio.Future[None],
+    ) -> None:
+        self.closed = closed
         self.requests = requests
         self.size = len(requests)
         self.netstrings = netstrings
@@ -114,6 +123,10 @@ class Client(asyncio.Protocol):
         self.transport.write(self.requests[self.index % self.size])
         self.index += 1
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
     def data_received(self, data: bytes) -> None:
         buffer = self.buffer + data if self.buffer else data
         if self.netstrings:
@@ -134,6 +147,10 @@ class Client(asyncio.Protocol):
         self.send()
 
 
+def _same(client: Client) -> Client:
+    return client
+
+
 async def _drive(
     port: int, requests: list[bytes], netstrings: bool, starts: list[int], window: Window
 ) -> None:
@@ -141,15 +158,8 @@ async def _drive(
     done: list[asyncio.Future[None]] = []
     for start in starts:
         closed: asyncio.Future[None] = loop.create_future()
-
-        class Tracked(Client):
-            def connection_lost(self, exc: Exception | None, closed: Any = closed) -> None:
-                if not closed.done():
-                    closed.set_result(None)
-
-        await loop.create_connection(
-            lambda start=start: Tracked(requests, netstrings, start, window), "127.0.0.1", port
-        )
+        client = Client(requests, netstrings, start, window, closed)
+        await loop.create_connection(partial(_same, client), "127.0.0.1", port)
         done.append(closed)
     await asyncio.wait_for(asyncio.gather(*done), timeout=window.ended - time.perf_counter() + 30)
 
@@ -165,9 +175,7 @@ def _client_process(
 ) -> None:
     window = Window(began, ended)
     run_loop(_drive(port, requests, netstrings, starts, window))
-    out.send(
-        {"latencies": window.latencies, "replies": window.replies, "ranges": window.ranges}
-    )
+    out.send({"latencies": window.latencies, "replies": window.replies, "ranges": window.ranges})
     out.close()
 
 
@@ -212,7 +220,7 @@ def load(
         for reply, count in r["replies"].items():
             kind = _kind(reply)
             replies[kind] = replies.get(kind, 0) + count
-    sent = set()
+    sent: set[bytes] = set()
     for r in results:
         for first, count in r["ranges"]:
             sent.update(requests[(first + k) % len(requests)] for k in range(count))
@@ -242,11 +250,14 @@ def _kind(reply: bytes) -> str:
 
 
 # --- the servers --------------------------------------------------------------------------------
-def start_gateway(home: Path, workers: int) -> tuple[subprocess.Popen[bytes], int, int]:
+def start_gateway(
+    home: Path, workers: int, threads: int = 1, cache: int = 0
+) -> tuple[subprocess.Popen[bytes], int, int]:
     env = {**os.environ, "CLEARANCE_HOME": str(home), "CLEARANCE_DATABASE_URL": ""}
     policy_port, socketmap_port = free_port(), free_port()
     clearance = Path(sys.executable).parent / "clearance"
     command = [str(clearance), "gateway", "serve", "--workers", str(workers), "--mode", "tag"]
+    command += ["--lookup-threads", str(threads), "--answer-cache", str(cache)]
     command += ["--policy-port", str(policy_port), "--socketmap-port", str(socketmap_port)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE)
     assert process.stdout is not None
@@ -309,7 +320,7 @@ def addresses(
     home: Path, pop: Population, count: int, seed: int, part: int, hot: bool
 ) -> list[str]:
     """The random mix over the whole register, or (hot) 80% from 5,000 frequent recipients.
-    Mailbox entries are drawn without replacement from one quarter (`part`) of all of them, so
+    Mailbox entries are drawn without replacement from one third (`part`) of all of them, so
     no mailbox repeats within a workload or between workloads (answer cache stays cold)."""
     with sqlite3.connect(home / "clearance.db") as db:
         mailboxes = [r[0] for r in db.execute("select address from recipients where address != ''")]
@@ -318,7 +329,7 @@ def addresses(
     wide = sorted({a.rsplit("@", 1)[1] for a in pop.domain_wide})
     narrow = sorted(set(names) - set(wide))
     rng = random.Random(seed)
-    unused = mailboxes[part::4]
+    unused = mailboxes[part::3]
     rng.shuffle(unused)
 
     def one() -> str:
@@ -418,21 +429,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="clearance-bench-gateway-") as tmp:
         home = Path(args.home) if args.home else Path(tmp) / "home"
         pop, populated = prepared(home, args.entries)
-        gateway, policy_port, socketmap_port = start_gateway(home, args.workers)
-        try:
-            for name, work in workloads(home, pop, args.hot).items():
-                port = policy_port if name.startswith("policy") else socketmap_port
-                results.append(measure(name, port, work, args, [gateway.pid]))
-        finally:
-            gateway.send_signal(signal.SIGTERM)
-            gateway.wait(30)
-            if gateway.stdout is not None:
-                gateway.stdout.close()
+        work = workloads(home, pop, args.hot)
+        # The random mix without the answer cache (the default); the repeated mix with it.
+        cold = [n for n in work if "repeated" not in n]
+        hot = [n for n in work if "repeated" in n]
+        for cache, names in ((0, cold), (args.cache, hot)):
+            if not names:
+                continue
+            gateway, policy_port, socketmap_port = start_gateway(
+                home, args.workers, args.lookup_threads, cache
+            )
+            try:
+                for name in names:
+                    port = policy_port if name.startswith("policy") else socketmap_port
+                    result = measure(name, port, work[name], args, [gateway.pid])
+                    result["answer_cache"] = cache
+                    results.append(result)
+            finally:
+                gateway.send_signal(signal.SIGTERM)
+                gateway.wait(30)
+                if gateway.stdout is not None:
+                    gateway.stdout.close()
     return {
         "entries": args.entries,
         "connections": args.connections,
         "clients": args.clients,
         "workers": args.workers,
+        "lookup_threads": args.lookup_threads,
         "seconds": args.seconds,
         "populate_seconds": round(populated, 1),
         "machine": machine(),
@@ -448,7 +471,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--workers", type=int, default=2, help="gateway worker processes")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--lookup-threads", type=int, default=1, help="per gateway worker")
     parser.add_argument("--hot", action="store_true", help="also a repeated-recipient mix")
+    parser.add_argument(
+        "--cache", type=int, default=100_000, help="answer cache entries for the repeated mix"
+    )
     parser.add_argument("--trivial", action="store_true", help="also the client's ceiling")
     parser.add_argument(
         "--home", metavar="DIR", help="keep the register here and reuse it on the next run"

@@ -26,13 +26,18 @@ def serve(
     workers: int = typer.Option(
         2, min=1, max=64, help="worker processes sharing both ports (SO_REUSEPORT)"
     ),
-    lookup_threads: int = typer.Option(1, min=1, max=16, help="lookup threads per worker"),
+    lookup_threads: int = typer.Option(
+        1, min=0, max=16, help="lookup threads per worker (0: look up on the event loop)"
+    ),
+    answer_cache: int | None = typer.Option(
+        None, min=0, help="override answer_cache_entries of config/gateway.toml (0: off)"
+    ),
 ) -> None:
     """Serve Postfix: check_policy_service and socketmap (smtp_tls_policy_maps)."""
     if workers > 1:
         status = run_workers(
             open_directory,
-            {"mode": mode},
+            {"mode": mode, "answer_cache_entries": answer_cache},
             workers=workers,
             lookup_threads=lookup_threads,
             host=host,
@@ -42,7 +47,7 @@ def serve(
         raise typer.Exit(status)
     directory = open_directory()
     try:
-        rules = gateway_rules(directory, mode=mode)
+        rules = gateway_rules(directory, mode=mode, answer_cache_entries=answer_cache)
         gateway = Gateway(directory, rules, lookup_threads=lookup_threads)
         run(gateway, host, policy_port, socketmap_port)
     finally:

@@ -2,18 +2,20 @@
 
 Recipient lookups go to worker threads through a queue, handed over once per event-loop
 iteration; a worker takes every lookup waiting (up to `max_batch`) and answers them with one
-`Lookup.lookup_many` call (the same in-process lookup as the HTTP API), then hands the answers back to the loop in one call. A lookup not
-answered by its deadline gets DirectoryError(unavailable), so the caller defers: a slow or
-broken store is never an acceptance.
+`Lookup.lookup_many` call (the same in-process lookup as the HTTP API), then hands the answers
+back to the loop in one call. With `workers=0` the lookups run on the loop itself, still once
+per iteration. A lookup not answered by its deadline gets DirectoryError(unavailable), so the
+caller defers: a slow or broken store is never an acceptance.
 
-Answers may be kept in a per-process cache (`answer_cache_entries`, 0 = off): cleared whenever
+Answers may be kept in a per-process cache (`answer_cache_entries`, default 0 = off): emptied when
 the store's change sequence (`directory_state.seq`, bumped by every audited write) moves, which
 is checked every `refresh_seconds`; an entry also expires `answer_cache_seconds` after it was
 read (changes that come from the clock alone, such as an accreditation expiring, bump nothing).
 Only answers are cached, never errors. An answer read before a change was observed is not put
-in the cache after it (a generation number guards the race), and when the change sequence
-cannot be read for `max_stale` seconds the cache is emptied and not used: every lookup goes to
-the store again (and fails closed if the store is down). Staleness bound for a store change:
+in the cache after it (a generation number guards the race). When a lookup finds the store
+failing, or the change sequence cannot be read for `max_stale` seconds, the cache is emptied and
+not used until the change sequence is read again: every lookup goes to the store (and fails
+closed while it is down). Staleness bound for a store change:
 `refresh_seconds` plus the time one state read takes.
 
 The TLS policy of a domain depends only on the register (domains, posture, policy), not on
@@ -133,7 +135,7 @@ class Resolver:
     # --- recipients -------------------------------------------------------------------------
     def recipient(self, address: str, callback: Callback) -> None:
         """Look the address up; `callback` runs in the loop with the answer or an error."""
-        if self._loop is None or not self._threads:
+        if self._loop is None or not (self._threads or self.workers == 0):
             callback(unavailable("the gateway is not running"))
             return
         now = time.monotonic()
@@ -157,6 +159,11 @@ class Resolver:
         """One hand-over per loop iteration for all the lookups it asked for: the worker wakes
         once and answers them with one `lookup_many` (much cheaper per address than one by one)."""
         pending, self._pending = self._pending, []
+        if self.workers == 0:  # inline: answered here, on the loop
+            for first in range(0, len(pending), self.max_batch):
+                chunk = pending[first : first + self.max_batch]
+                self._deliver(chunk, self._answer([j.address for j in chunk]))
+            return
         self._jobs.put(pending)
 
     def _work(self) -> None:
@@ -211,8 +218,12 @@ class Resolver:
             if len(answers) + len(jobs) > self.cache_entries:
                 answers.clear()  # full: start again (cheaper than tracking use)
         for job, result in zip(jobs, results, strict=True):
-            if keep and job.generation == generation and not isinstance(result, DirectoryError):
-                answers[job.address] = (result, expires)
+            if not isinstance(result, DirectoryError):
+                if keep and job.generation == generation:
+                    answers[job.address] = (result, expires)
+            elif keep and result.kind is ErrorKind.UNAVAILABLE:
+                self._forget_answers(None)  # the store fails: no answers from memory either
+                keep = False
             self._finish(job, result)
 
     @staticmethod
@@ -289,6 +300,10 @@ class Resolver:
         self._snapshot_at = time.monotonic()
         if self.cache_entries and seq != self._seq:
             self._forget_answers(seq)
+
+    @property
+    def cached_answers(self) -> int:
+        return len(self._answers)
 
     def _forget_answers(self, seq: int | None) -> None:
         """Empty the answer cache; answers read before now are not cached when they arrive.

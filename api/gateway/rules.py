@@ -86,7 +86,7 @@ def load_gateway_rules(path: Path, scheme: Scheme, **overrides: Any) -> GatewayR
         raise top.error("header", "must be a header name (letters, digits and hyphens)")
     timeout = _seconds(top, "lookup_timeout_seconds", 2.0, 0.05, 60.0)
     max_stale = _seconds(top, "max_stale_seconds", 10.0, 0.5, 3600.0)
-    cache_entries = top.integer("answer_cache_entries", 100_000, maximum=10_000_000)
+    cache_entries = top.integer("answer_cache_entries", 0, maximum=10_000_000)
     cache_seconds = _seconds(top, "answer_cache_seconds", 30.0, 0.1, 3600.0)
     rules: list[SenderRule] = []
     for index, raw in enumerate(top._get("rules", [], False) or []):

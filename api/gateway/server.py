@@ -114,6 +114,7 @@ def _run_loop(main: Coroutine[Any, Any, None]) -> None:
 
 def run(gateway: Gateway, host: str, policy_port: int, socketmap_port: int) -> None:
     """Block serving in this process until SIGTERM or SIGINT (uvloop when installed)."""
+
     def ready(gw: Gateway) -> None:
         _announce(gw.rules, gw.policy_port, gw.socketmap_port, 1)
 
@@ -194,7 +195,7 @@ def run_workers(
     reserved = [_reserve(host, policy_port), _reserve(host, socketmap_port)]
     ports = (reserved[0].getsockname()[1], reserved[1].getsockname()[1])
     context = multiprocessing.get_context("fork")
-    processes: list[multiprocessing.process.BaseProcess] = []
+    processes: list[Any] = []  # multiprocessing's Process of the fork context
     stopping = False
 
     def stop(_signum: int, _frame: object) -> None:

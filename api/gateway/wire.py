@@ -11,6 +11,8 @@ client is not Postfix, or is confused), which Postfix treats as a temporary fail
 
 from __future__ import annotations
 
+import re
+
 MAX_POLICY_REQUEST = 16 * 1024  # Postfix's requests are a few hundred bytes
 MAX_ATTRIBUTES = 100
 MAX_NETSTRING = 4096  # "<map> <key>"; keys are domains and addresses
@@ -21,27 +23,26 @@ class ProtocolError(ValueError):
     """The peer did not speak the protocol (malformed or oversized input)."""
 
 
+_ATTRIBUTE = re.compile(r"^([A-Za-z0-9_]+)=(.*)$", re.MULTILINE)
+
+
 def parse_attributes(block: bytes) -> dict[str, str]:
     """One policy request (without its terminating empty line) as a dict of attributes."""
     if len(block) > MAX_POLICY_REQUEST:
         raise ProtocolError("policy request too long")
     try:
-        text = block.decode("utf-8")
+        text = block.decode("utf-8").strip("\n")
     except UnicodeDecodeError:
         raise ProtocolError("policy request is not UTF-8") from None
-    attributes: dict[str, str] = {}
-    for line in text.split("\n"):
-        if not line:
-            continue
-        name, eq, value = line.partition("=")
-        if not eq or not name or not name.replace("_", "").isalnum():
-            raise ProtocolError(f"not a name=value line: {line[:60]!r}")
-        attributes[name] = value
-        if len(attributes) > MAX_ATTRIBUTES:
-            raise ProtocolError("too many attributes")
-    if not attributes:
+    if not text:
         raise ProtocolError("empty policy request")
-    return attributes
+    pairs = _ATTRIBUTE.findall(text)
+    if len(pairs) != text.count("\n") + 1:  # every line must be name=value
+        bad = next(line for line in text.split("\n") if not _ATTRIBUTE.fullmatch(line))
+        raise ProtocolError(f"not a name=value line: {bad[:60]!r}")
+    if len(pairs) > MAX_ATTRIBUTES:
+        raise ProtocolError("too many attributes")
+    return dict(pairs)
 
 
 class PolicyReader:
@@ -64,13 +65,33 @@ class PolicyReader:
         return requests
 
 
+_REPLIES: dict[str, bytes] = {}  # the few distinct actions, encoded once
+
+
 def policy_reply(action: str) -> bytes:
-    return f"action={action}\n\n".encode()
+    try:
+        return _REPLIES[action]
+    except KeyError:
+        pass
+    reply = f"action={action}\n\n".encode()
+    if len(_REPLIES) < 4096:
+        _REPLIES[action] = reply
+    return reply
+
+
+_NETSTRINGS: dict[str, bytes] = {}
 
 
 def netstring(payload: str) -> bytes:
+    try:
+        return _NETSTRINGS[payload]
+    except KeyError:
+        pass
     data = payload.encode("utf-8")
-    return b"%d:%s," % (len(data), data)
+    reply = b"%d:%s," % (len(data), data)
+    if len(_NETSTRINGS) < 4096:
+        _NETSTRINGS[payload] = reply
+    return reply
 
 
 class NetstringReader:
