@@ -217,8 +217,8 @@ def test_certificates_are_published_and_revocation_removes_them(
     with directory.store.write("test", clock.now) as w:
         w.update(t.certificates, serial, {"revoked_at": clock.now}, "certificate.revoke")
     publisher.sync()
-    found = published(slapd, "(clearanceAddress=j.smith@wessex.gov.uk)", "userCertificate;binary")
-    assert "userCertificate;binary" not in found[0]
+    after = published(slapd, "(clearanceAddress=j.smith@wessex.gov.uk)", "userCertificate;binary")
+    assert "userCertificate;binary" not in after[0]
 
 
 def test_the_ca_entry_carries_the_certificate_and_crl(

@@ -22,7 +22,7 @@ CONFIG = Path(__file__).resolve().parents[3] / "config" / "ldap"
 
 def _definitions(text: str) -> list[str]:
     body = " ".join(line.strip() for line in text.splitlines() if not line.startswith("#"))
-    return sorted(re.findall(r"\( (2\.25\.\d+\.\d+\.\d+) NAME '(\w+)'", body))  # type: ignore[arg-type]
+    return sorted(re.findall(r"\( (2\.25\.\d+\.\d+\.\d+) NAME '(\w+)'", body))
 
 
 def test_schema_and_cn_config_ldif_define_the_same_types() -> None:
