@@ -1,11 +1,17 @@
 """Benchmark the lookup (issue 2): lookups per second and p50/p99 latency.
 
     .venv/bin/python bench/lookup.py [--sizes 10000,1000000] [--backends sqlite,postgresql]
-        [--modes inprocess,batch,http,staleness,reference] [--seconds 10] [--connections 64]
+        [--modes inprocess,batch,http,staleness,reference,memory] [--mixes warm,cold]
+        [--seconds 10] [--connections 64]
         [--workers 2] [--quick] [--json FILE]
 
-Modes, each at every size on every backend, with the full policy evaluation in the path:
-  inprocess  Lookup.lookup, one thread (one core), a realistic address mix
+Modes, each at every size on every backend, with the full policy evaluation in the path;
+inprocess, batch and http run once per address mix (--mixes warm,cold):
+  warm       the realistic mix drawn with repetition (50,000 draws in process, 20,000 paths
+             rotating over HTTP): the per-process answer cache holds most answers
+  cold       the same mix, but no two addresses spelt alike (random case): the answer cache
+             almost never holds the answer, every lookup does the whole work
+  inprocess  Lookup.lookup, one thread (one core)
   batch      Lookup.lookup_many, batches of 1,000 (addresses/s; latency per batch)
   http       GET /v1/lookup through `clearance serve --workers N` (uvicorn, log level warning,
              no access log), driven by wrk (Lua script: Authorization header, rotating
@@ -15,6 +21,7 @@ Modes, each at every size on every backend, with the full policy evaluation in t
              long a change takes to show (bounded by cache_refresh_seconds)
   reference  the yardstick: a bare FastAPI endpoint over the same indexed table (no key, no
              policy; bench/reference_app.py), served and loaded exactly as `http`
+  memory     RSS growth of one process while its answer cache fills to its bound
 
 The register is written by bulk inserts (bench/population.py). PostgreSQL is a private server
 started as the tests start theirs (tests/support/postgres.py).
@@ -23,11 +30,14 @@ started as the tests start theirs (tests/support/postgres.py).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
+import random
 import signal
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -46,15 +56,17 @@ from directory.service import Directory  # noqa: E402
 from directory.settings import Settings, load_settings  # noqa: E402
 
 OPERATOR = Principal("cli:bench", frozenset({"directory-admin"}))
-MODES = ("inprocess", "batch", "http", "staleness", "reference")
+MODES = ("inprocess", "batch", "http", "staleness", "reference", "memory")
+MIXES = ("warm", "cold")
 
 
 def in_process(
     directory: Directory, addresses: list[str], seconds: float, db: list[int]
 ) -> dict[str, Any]:
     lookup = directory.lookup.lookup
-    for address in addresses[:2000]:  # warm: snapshot, evaluations, statement caches
+    for address in addresses[-2000:]:  # warm: snapshot, evaluations, statement caches
         lookup(address, "OFFICIAL")
+    counts = _counts(directory)
     latencies: list[float] = []
     clock = time.perf_counter
     cpu = time.process_time(), cpu_snapshot(db)
@@ -74,6 +86,8 @@ def in_process(
         "p50_ms": percentile(latencies, 50) * 1000,
         "p99_ms": percentile(latencies, 99) * 1000,
         "count": len(latencies),
+        "hit_rate": _hit_rate(directory, counts),
+        "cache_entries": len(directory.lookup.answers.entries),
         **_cpu(used, len(latencies), cores=1),
     }
 
@@ -83,7 +97,8 @@ def batch(
 ) -> dict[str, Any]:
     lookup_many = directory.lookup.lookup_many
     batches = [addresses[i : i + 1000] for i in range(0, len(addresses) - 999, 1000)]
-    lookup_many(batches[0], "OFFICIAL")
+    lookup_many(batches[-1], "OFFICIAL")  # warm, without answering the first batch from cache
+    counts = _counts(directory)
     latencies: list[float] = []
     done = 0
     cpu = time.process_time(), cpu_snapshot(db)
@@ -101,7 +116,70 @@ def batch(
         "p50_ms": percentile(latencies, 50) * 1000,
         "p99_ms": percentile(latencies, 99) * 1000,
         "count": done,
+        "hit_rate": _hit_rate(directory, counts),
         **_cpu(used, done, cores=1),
+    }
+
+
+def _counts(directory: Directory) -> tuple[int, int]:
+    return directory.lookup.answers.hits, directory.lookup.answers.misses
+
+
+def _hit_rate(directory: Directory, before: tuple[int, int]) -> float:
+    hits, misses = (a - b for a, b in zip(_counts(directory), before, strict=True))
+    return hits / (hits + misses) if hits + misses else 0.0
+
+
+def cold_mix(pop: Population, count: int, seed: int = 5) -> list[str]:
+    """`count` addresses of the same mix, no two spelt alike: each is a mixed-case spelling of
+    an address of the mix (of its local part; of the domain too once the local part has few
+    spellings left). Normalisation lowercases them, but the answer cache is keyed by the
+    address as given, so it almost never holds the answer: every lookup does the whole work
+    (normalise, read the store, build the answer) with the register snapshot warm."""
+    rng = random.Random(seed)
+    seen: set[str] = set()
+    out: list[str] = []
+    for address in pop.mix(count, seed=seed):
+        local, _, domain = address.rpartition("@")
+        for attempt in range(60):
+            if attempt == 20:  # few spellings of this local part left: vary the domain too
+                local, domain = address, ""
+            bits = rng.getrandbits(len(local))
+            spelt = "".join(c.upper() if bits >> i & 1 else c.lower() for i, c in enumerate(local))
+            spelt = f"{spelt}@{domain}" if domain else spelt
+            if spelt not in seen:
+                break
+        seen.add(spelt)
+        out.append(spelt)
+    return out
+
+
+def cache_memory(directory: Directory, addresses: list[str]) -> dict[str, Any]:
+    """Memory held by a full answer cache: what tracemalloc sees retained after filling it
+    (RSS cannot tell within one process: the heap is reused from earlier modes)."""
+    cache = directory.lookup.answers
+    lookup = directory.lookup.lookup
+    for address in addresses[:2000]:
+        lookup(address, "OFFICIAL")
+    cache.clear()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for address in addresses[: cache.max_entries - 1]:
+            lookup(address, "OFFICIAL")
+        entries = len(cache.entries)
+        gc.collect()
+        grown = (tracemalloc.get_traced_memory()[0] - before) / 2**20
+    finally:
+        tracemalloc.stop()
+    return {
+        "per_second": None,
+        "p50_ms": None,
+        "p99_ms": None,
+        "count": entries,
+        "cache_entries": entries,
+        "cache_mib": grown,
     }
 
 
@@ -122,12 +200,14 @@ def http(
     port: int,
     db: list[int],
     factory: str | None = None,
+    addresses: list[str] | None = None,
 ) -> dict[str, Any]:
+    """Warm: 20,000 addresses of the mix in rotation (each worker soon holds their answers).
+    Cold (`addresses` given): every request a different spelling (see cold_mix)."""
     headers = {"Authorization": f"Bearer {pop.api_key}"}
-    paths = [
-        f"/v1/lookup?address={quote(a, safe='@')}&classification=OFFICIAL"
-        for a in pop.mix(min(20_000, 4 * len(pop.mailboxes)), seed=11)
-    ]
+    if addresses is None:
+        addresses = pop.mix(min(20_000, 4 * len(pop.mailboxes)), seed=11)
+    paths = [f"/v1/lookup?address={quote(a, safe='@')}&classification=OFFICIAL" for a in addresses]
     base = f"http://127.0.0.1:{port}"
     with api_server(env, port, args.workers, factory) as pid:
         wait_ready(base + paths[0], headers)
@@ -246,19 +326,26 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                         f"{pop.domains:,} domains) written in {written:.1f} s",
                         file=sys.stderr,
                     )
-                    addresses = pop.mix(50_000)
-                    for mode in args.modes:
+                    warm = pop.mix(50_000)
+                    cold = cold_mix(pop, min(400_000, int(args.seconds * 40_000) + 205_000))
+                    for mode, mix in _plan(args):
                         row: dict[str, Any] = {"backend": backend_name, "entries": size}
-                        row["mode"] = mode
-                        if mode in ("inprocess", "batch"):
+                        row["mode"] = f"{mode} {mix}" if mix else mode
+                        row["mix"] = mix
+                        addresses = cold if mix == "cold" else warm
+                        if mode in ("inprocess", "batch", "memory"):
                             directory = Directory(settings)
                             try:
-                                measure = in_process if mode == "inprocess" else batch
-                                row.update(measure(directory, addresses, args.seconds, db))
+                                if mode == "memory":
+                                    row.update(cache_memory(directory, cold))
+                                else:
+                                    measure = in_process if mode == "inprocess" else batch
+                                    row.update(measure(directory, addresses, args.seconds, db))
                             finally:
                                 directory.close()
                         elif mode == "http":
-                            row.update(http(env, pop, args, free_port(), db))
+                            given = cold[:150_000] if mix == "cold" else None
+                            row.update(http(env, pop, args, free_port(), db, addresses=given))
                         elif mode == "reference":
                             ref_env = {**env, "BENCH_REFERENCE_URL": settings.url}
                             factory = "bench.reference_app:create_app"
@@ -268,6 +355,17 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                         print(_progress(row), file=sys.stderr)
                         results.append(row)
     return results
+
+
+def _plan(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(mode, mix) in order: lookups once per mix, the rest once."""
+    out: list[tuple[str, str]] = []
+    for mode in args.modes:
+        if mode in ("inprocess", "batch", "http"):
+            out += [(mode, mix) for mix in args.mixes]
+        else:
+            out.append((mode, ""))
+    return out
 
 
 def _progress(row: dict[str, Any]) -> str:
@@ -280,8 +378,12 @@ def _rows(results: list[dict[str, Any]]) -> list[list[Any]]:
     for r in results:
         rss = r.get("rss_mib_per_worker")
         note = ""
-        if r["mode"] in ("http", "reference"):
+        if r.get("hit_rate") is not None:
+            note = f"cache hits {r['hit_rate']:.1%}"
+        if r["mode"].startswith(("http", "reference")):
             note = f"{r['tool']}, {r['errors']} errors"
+        if r["mode"] == "memory":
+            note = f"{r['cache_entries']:,} cached answers hold {r['cache_mib']:.0f} MiB"
         if r["mode"] == "staleness":
             shown = r["shown_after_ms"]
             note = (
@@ -311,6 +413,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sizes", default="10000,1000000", help="recipient entries, comma list")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--mixes", default=",".join(MIXES), help="warm (rotating), cold")
     parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
@@ -320,11 +423,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     args.sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s]
     args.backends = [b for b in args.backends.split(",") if b]
     args.modes = [m for m in args.modes.split(",") if m]
+    args.mixes = [m for m in args.mixes.split(",") if m]
     if args.quick:
         args.sizes, args.seconds = [2000], 2.0
     for value, known, what in (
         (args.backends, ("sqlite", "postgresql"), "backend"),
         (args.modes, MODES, "mode"),
+        (args.mixes, MIXES, "mix"),
     ):
         for item in value:
             if item not in known:

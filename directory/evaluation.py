@@ -58,15 +58,17 @@ def evaluate(
         found = _refusals(policy, requirement, org, domain, trust, facts, now)
         if not found and blocked:
             found = [reason("policy.lower-classification-refused", level.name)]
+        needs_posture = requirement.permitted and _needs_posture(requirement)
+        if needs_posture and domain.posture is not None and trust.level > TrustLevel.NONE:
+            # permitted or refused, the answer changes when the posture check goes stale
+            posture_expires = domain.posture.checked_at + timedelta(
+                days=policy.posture_max_age_days
+            )
         if found:
             blocked = True
             reasons.extend(found)
         else:
             max_level = level
-            if _needs_posture(requirement) and domain.posture is not None:
-                posture_expires = domain.posture.checked_at + timedelta(
-                    days=policy.posture_max_age_days
-                )
     valid_until = trust.valid_until
     if posture_expires is not None:
         valid_until = min(valid_until, posture_expires) if valid_until else posture_expires

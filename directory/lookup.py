@@ -15,7 +15,7 @@ import base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from directory.address import Address, normalise
 from directory.classification import Level
@@ -31,6 +31,8 @@ from directory.store.store import DirectoryStore
 Clock = Callable[[], datetime]
 # Given an organisation id, may this caller see details (pending, suspended, reasons)?
 DetailRule = Callable[[str | None], bool]
+_NONE = TrustLevel.NONE.label
+_T = TypeVar("_T")
 
 
 def no_detail(_org_id: str | None) -> bool:
@@ -51,6 +53,33 @@ class Moment:
     until_text: str
 
 
+@dataclass(slots=True)
+class Body:
+    """An answer without its two time stamps (`checked_at`, `valid_until`), as cached.
+
+    Its dicts are shared between answers and never handed out: `_render` copies them. Not
+    frozen only because a frozen dataclass is slow to make; nothing changes one once made."""
+
+    address: str
+    known: bool
+    matched: str | None
+    trust_level: str
+    max_classification: str | None
+    classification: str | None
+    permitted: bool | None
+    organisation: dict[str, str] | None
+    handling: dict[str, str] | None
+    certificates: tuple[dict[str, str], ...]
+    reasons: tuple[dict[str, str], ...]
+    policy: dict[str, str]
+    cap: datetime | None  # valid_until is at most this (the evaluation's, a certificate's end)
+    stale_at: datetime | None  # from here on the clock alone may change the content
+
+
+# A cached address: [organisation id whose detail rights decide, body without, body with detail]
+Entry = list[Any]
+
+
 class Lookup:
     def __init__(
         self,
@@ -60,13 +89,18 @@ class Lookup:
         *,
         refresh_seconds: float = 1.0,
         batch_limit: int = 1000,
+        answer_cache_entries: int = 200_000,
     ) -> None:
         self.store = store
         self.policy = policy
         self.clock = clock
         self.batch_limit = batch_limit
-        self.snapshots = SnapshotHolder(store, policy, refresh_seconds)
+        # refresh 0 means every lookup reads the store: then no answer is cached at all
+        entries = answer_cache_entries if refresh_seconds > 0 else 0
+        self.snapshots = SnapshotHolder(store, policy, refresh_seconds, entries)
+        self.answers = self.snapshots.answers
         self._unknown_reasons: dict[str | None, tuple[dict[str, str], ...]] = {}
+        self._policy_dict = {"name": policy.name, "digest": policy.digest}
         self._valid_for = timedelta(seconds=policy.answer_valid_seconds)
 
     def classification(self, name: str | None) -> Level | None:
@@ -76,15 +110,27 @@ class Lookup:
     def lookup(
         self, address: str, classification: str | None = None, detail: DetailRule = no_detail
     ) -> dict[str, Any]:
+        snapshot, table = self.snapshots.current_with_answers()
+        moment = self._moment()
+        key = (address, classification)
+        entry = table.get(key)
+        if entry is not None:
+            body = entry[2 if detail(entry[0]) else 1]
+            if body is not None and (body.stale_at is None or moment.now < body.stale_at):
+                self.answers.hits += 1
+                return _render(body, moment)
+        self.answers.misses += 1
         level = self.classification(classification)
         addr = normalise(address)
-        snapshot = self.snapshots.current()
         domain = snapshot.domains.get(addr.domain)
         row = None
         if domain is not None:
-            key = addr.without_subaddress(domain.subaddress_separator).text
-            row = self.store.mailboxes.find_one(key)
-        return self._answer(snapshot, addr, domain, row, level, detail, self._moment())
+            row = self._read(
+                self.store.mailboxes.find_one,
+                addr.without_subaddress(domain.subaddress_separator).text,
+            )
+        body = self._remember(table, key, entry, snapshot, addr, domain, row, level, detail, moment)
+        return _render(body, moment)
 
     def lookup_many(
         self,
@@ -98,11 +144,45 @@ class Lookup:
                 field="addresses",
             )
         level = self.classification(classification)
+        snapshot, table = self.snapshots.current_with_answers()
+        moment = self._moment()  # one time for the whole batch, formatted once
+        bodies: list[Body | None] = [None] * len(addresses)
+        misses: list[tuple[int, Entry | None]] = []
+        now = moment.now
+        for index, raw in enumerate(addresses):
+            entry = table.get((raw, classification))
+            if entry is not None:
+                body = entry[2 if detail(entry[0]) else 1]
+                if body is not None and (body.stale_at is None or now < body.stale_at):
+                    bodies[index] = body
+                    continue
+            misses.append((index, entry))
+        self.answers.hits += len(addresses) - len(misses)
+        self.answers.misses += len(misses)
+        if misses:
+            self._fill(
+                bodies, misses, addresses, classification, snapshot, table, level, detail, moment
+            )
+        return [_render(body, moment) for body in bodies]  # type: ignore[arg-type]
+
+    def _fill(
+        self,
+        bodies: list[Body | None],
+        misses: list[tuple[int, Entry | None]],
+        addresses: Sequence[str],
+        classification: str | None,
+        snapshot: Snapshot,
+        table: dict[tuple[str, str | None], Any],
+        level: Level | None,
+        detail: DetailRule,
+        moment: Moment,
+    ) -> None:
+        """Answer the addresses not in the cache, with one query for their mailbox entries."""
         parsed: list[Address] = []
         problems: list[dict[str, Any]] = []
-        for index, raw in enumerate(addresses):
+        for index, _entry in misses:
             try:
-                parsed.append(normalise(raw))
+                parsed.append(normalise(addresses[index]))
             except Exception as exc:  # DirectoryError(malformed): report every bad one at once
                 problems.append({"index": index, "detail": getattr(exc, "detail", str(exc))})
         if problems:
@@ -111,23 +191,46 @@ class Lookup:
                 field="addresses",
                 invalid=problems,
             )
-        snapshot = self.snapshots.current()
         keys: list[str] = []
         domains: list[Domain | None] = []
         for addr in parsed:
             domain = snapshot.domains.get(addr.domain)
             domains.append(domain)
             keys.append(addr.without_subaddress(domain.subaddress_separator).text if domain else "")
-        rows = self.store.mailboxes.find([k for k, d in zip(keys, domains, strict=True) if d])
-        moment = self._moment()  # one time for the whole batch, formatted once
-        return [
-            self._answer(snapshot, addr, domain, rows.get(key), level, detail, moment)
-            for addr, domain, key in zip(parsed, domains, keys, strict=True)
-        ]
+        rows = self._read(
+            self.store.mailboxes.find, [k for k, d in zip(keys, domains, strict=True) if d]
+        )
+        for (index, entry), addr, domain, key in zip(misses, parsed, domains, keys, strict=True):
+            bodies[index] = self._remember(
+                table,
+                (addresses[index], classification),
+                entry,
+                snapshot,
+                addr,
+                domain,
+                rows.get(key),
+                level,
+                detail,
+                moment,
+            )
+
+    def _read(self, read: Callable[[Any], _T], arg: Any) -> _T:
+        """Read the store; when it cannot answer, drop every cached answer and re-read the
+        change sequence next time: once the store is known to fail, no answer comes from the
+        cache until it answers again."""
+        try:
+            return read(arg)
+        except Exception:
+            self.answers.clear()
+            self.snapshots.invalidate()
+            raise
 
     # --- answers --------------------------------------------------------------------------
-    def _answer(
+    def _remember(
         self,
+        table: dict[tuple[str, str | None], Any],
+        key: tuple[str, str | None],
+        entry: Entry | None,
         snapshot: Snapshot,
         addr: Address,
         domain: Domain | None,
@@ -135,13 +238,41 @@ class Lookup:
         level: Level | None,
         detail: DetailRule,
         moment: Moment,
-    ) -> dict[str, Any]:
-        now = moment.now
+    ) -> Body:
+        """Work out an answer's body and cache it under the table it was computed for."""
+        org_id = domain.organisation_id if domain is not None else None
+        may_see = bool(detail(org_id))
+        body = self._body(snapshot, addr, domain, row, level, may_see, moment.now)
+        if entry is None or entry[0] != org_id:
+            entry = [org_id, None, None]
+            self.answers.put(table, key, entry)
+        if body.known and body.trust_level != _NONE:
+            entry[1] = entry[2] = body  # the same whoever asks
+        else:
+            entry[2 if may_see else 1] = body
+        return body
+
+    def _body(
+        self,
+        snapshot: Snapshot,
+        addr: Address,
+        domain: Domain | None,
+        row: MailboxRow | None,
+        level: Level | None,
+        may_see: bool,
+        now: datetime,
+    ) -> Body:
         if domain is None:
-            return self._unknown(addr, level, moment, "recipient.unknown", detail(None))
+            return self._unknown(addr, level, "recipient.unknown", may_see, None)
+        stale_at: datetime | None = None
         if row is not None:
             matched = RecipientKind.MAILBOX
-            certificates = [c for c in row.certificates if c.not_before <= now < c.not_after]
+            certificates = []
+            for c in row.certificates:
+                if c.not_before <= now < c.not_after:
+                    certificates.append(c)
+                elif now < c.not_before:  # becomes live later: the answer changes then
+                    stale_at = _earliest(stale_at, c.not_before)
             facts = RecipientFacts(
                 row.role, row.mailbox_verified_at is not None, bool(certificates)
             )
@@ -150,45 +281,38 @@ class Lookup:
             entry = snapshot.domain_entries.get(domain.id)
             local = addr.without_subaddress(domain.subaddress_separator).local
             if entry is None:
-                return self._unknown(
-                    addr, level, moment, "recipient.unknown", detail(domain.organisation_id)
-                )
+                return self._unknown(addr, level, "recipient.unknown", may_see, None)
             if local in entry.exclusions:
-                return self._unknown(
-                    addr, level, moment, "recipient.excluded", detail(domain.organisation_id)
-                )
+                return self._unknown(addr, level, "recipient.excluded", may_see, None)
             matched, certificates, display_name = RecipientKind.DOMAIN, [], None
             facts = RecipientFacts("domain", False, False)
-        evaluation = snapshot.evaluation(domain, facts, now)
-        org = snapshot.organisations[domain.organisation_id]
-        may_see = detail(org.id)
+        evaluation, renew_at = snapshot.evaluation_until(domain, facts, now)
+        stale_at = _earliest(stale_at, renew_at)
         if evaluation.trust.level is TrustLevel.NONE and not may_see:
-            return self._unknown(addr, level, moment, None, False)
+            return self._unknown(addr, level, None, False, stale_at)
         parts = self._parts(snapshot, domain, facts, level, evaluation)
-        valid_until = moment.until
-        if evaluation.valid_until is not None and evaluation.valid_until < valid_until:
-            valid_until = evaluation.valid_until
-        if certificates:
-            valid_until = min(valid_until, min(c.not_after for c in certificates))
-        organisation = dict(parts.organisation)
+        cap = evaluation.valid_until
+        for c in certificates:
+            cap = _earliest(cap, c.not_after)
+        organisation = parts.organisation
         if display_name:
-            organisation["recipient_name"] = display_name
-        return {
-            "address": addr.text,
-            "known": True,
-            "matched": matched.value,
-            "trust_level": parts.trust_level,
-            "max_classification": parts.max_classification,
-            "classification": parts.classification,
-            "permitted": parts.permitted,
-            "organisation": organisation,
-            "handling": dict(parts.handling),
-            "certificates": [_certificate(c) for c in certificates],
-            "reasons": list(parts.reasons),
-            "checked_at": moment.checked_at,
-            "valid_until": _text(valid_until, moment),
-            "policy": dict(parts.policy),
-        }
+            organisation = {**organisation, "recipient_name": display_name}
+        return Body(
+            address=addr.text,
+            known=True,
+            matched=matched.value,
+            trust_level=parts.trust_level,
+            max_classification=parts.max_classification,
+            classification=parts.classification,
+            permitted=parts.permitted,
+            organisation=organisation,
+            handling=parts.handling,
+            certificates=tuple(_certificate(c) for c in certificates),
+            reasons=parts.reasons,
+            policy=parts.policy,
+            cap=cap,
+            stale_at=_earliest(stale_at, cap),
+        )
 
     def _moment(self) -> Moment:
         now = self.clock()
@@ -232,32 +356,32 @@ class Lookup:
         self,
         addr: Address,
         level: Level | None,
-        moment: Moment,
         code: str | None,
         may_see: bool,
-    ) -> dict[str, Any]:
+        stale_at: datetime | None,
+    ) -> Body:
         """The answer for anything untrusted. Without detail rights it is always the same."""
         detail_code = code if may_see and code else None
         reasons = self._unknown_reasons.get(detail_code)
         if reasons is None:
             reasons = tuple(r.as_dict() for r in self._unknown_list(detail_code))
             self._unknown_reasons[detail_code] = reasons
-        return {
-            "address": addr.text,
-            "known": False,
-            "matched": None,
-            "trust_level": TrustLevel.NONE.label,
-            "max_classification": None,
-            "classification": level.name if level else None,
-            "permitted": False if level else None,
-            "organisation": None,
-            "handling": None,
-            "certificates": [],
-            "reasons": list(reasons),
-            "checked_at": moment.checked_at,
-            "valid_until": moment.until_text,
-            "policy": {"name": self.policy.name, "digest": self.policy.digest},
-        }
+        return Body(
+            address=addr.text,
+            known=False,
+            matched=None,
+            trust_level=_NONE,
+            max_classification=None,
+            classification=level.name if level else None,
+            permitted=False if level else None,
+            organisation=None,
+            handling=None,
+            certificates=(),
+            reasons=reasons,
+            policy=self._policy_dict,
+            cap=None,
+            stale_at=stale_at,
+        )
 
     def _unknown_list(self, code: str | None) -> list[Reason]:
         out = []
@@ -268,6 +392,36 @@ class Lookup:
             else:
                 out.append(reason(code or "recipient.not-verified", name))
         return out
+
+
+def _render(body: Body, moment: Moment) -> dict[str, Any]:
+    """The answer: the body (shared parts copied) and the time stamps of this moment."""
+    cap = body.cap
+    valid_until = _stamp(cap) if cap is not None and cap < moment.until else moment.until_text
+    return {
+        "address": body.address,
+        "known": body.known,
+        "matched": body.matched,
+        "trust_level": body.trust_level,
+        "max_classification": body.max_classification,
+        "classification": body.classification,
+        "permitted": body.permitted,
+        "organisation": dict(body.organisation) if body.organisation is not None else None,
+        "handling": dict(body.handling) if body.handling is not None else None,
+        "certificates": [dict(c) for c in body.certificates],
+        "reasons": list(body.reasons),
+        "checked_at": moment.checked_at,
+        "valid_until": valid_until,
+        "policy": dict(body.policy),
+    }
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if a <= b else b
 
 
 def _permitted(level: Level | None, max_level: Level | None) -> bool | None:
@@ -284,10 +438,6 @@ def _certificate(cert: LiveCertificate) -> dict[str, str]:
         "not_after": _stamp(cert.not_after),
         "pem": f"-----BEGIN CERTIFICATE-----\n{lines}\n-----END CERTIFICATE-----\n",
     }
-
-
-def _text(when: datetime, moment: Moment) -> str:
-    return moment.until_text if when == moment.until else _stamp(when)
 
 
 def _stamp(when: datetime) -> str:

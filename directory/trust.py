@@ -162,12 +162,12 @@ def domain_trust(org_trust: Trust, domain: Domain, policy: Policy, now: datetime
         return org_trust
     if domain.verified_at is None:
         finding = Finding("domain.unverified", domain.name, TrustLevel.DOMAIN_VERIFIED)
-        return Trust(TrustLevel.NONE, None, (finding, *org_trust.findings), None)
+        return Trust(TrustLevel.NONE, None, (finding, *org_trust.findings), org_trust.valid_until)
     expires = domain.verified_at + timedelta(days=policy.domain_verification_max_age_days)
     if expires <= now:
         detail = f"{domain.name} last verified {domain.verified_at.date().isoformat()}"
         finding = Finding("domain.verification-stale", detail, TrustLevel.DOMAIN_VERIFIED)
-        return Trust(TrustLevel.NONE, None, (finding, *org_trust.findings), None)
+        return Trust(TrustLevel.NONE, None, (finding, *org_trust.findings), org_trust.valid_until)
     return Trust(
         org_trust.level,
         org_trust.ceiling,

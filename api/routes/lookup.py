@@ -5,7 +5,8 @@ FastAPI's dependency resolution, which cost about half the CPU of a request. Beh
 same as the declared form (`address: str = Query(max_length=1024)`, `classification: str | None
 = Query(None, max_length=200)`, `Depends(principal)`): the key is checked first (401), then the
 query (422 with the same pydantic messages), and the OpenAPI description is unchanged. Answers
-are encoded with orjson; no answer is ever cached.
+are encoded with orjson; they come from the directory's per-process answer cache when it holds
+them (directory/lookup.py), with `checked_at` and `valid_until` always of this request.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """The lookup's hot path: mailbox entries (and their live certificates) by address.
 
-Mailbox rows are read from the store on every lookup, never cached, so adding, removing or
-revoking shows at once. It bypasses the SQL expression layer for speed: one plain parameterised
-statement on a DBAPI connection kept per thread, in autocommit mode.
+Mailbox rows are read from the store whenever a lookup is not answered from the per-process
+answer cache (directory/snapshot.py AnswerCache), which every write transaction invalidates:
+adding, removing or revoking shows within `cache_refresh_seconds`. It bypasses the SQL
+expression layer for speed: one plain parameterised statement on a DBAPI connection kept per
+thread, in autocommit mode.
 """
 
 from __future__ import annotations

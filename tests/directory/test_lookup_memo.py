@@ -3,7 +3,14 @@ the clock, and `find_one` reads exactly what `find` reads."""
 
 from __future__ import annotations
 
-from directory.lookup import all_detail, no_detail
+import orjson
+import pytest
+
+from directory import certificates as certs
+from directory import demo
+from directory.authz import Principal, detail_rule
+from directory.errors import DirectoryError, ErrorKind
+from directory.lookup import DetailRule, Lookup, all_detail, no_detail
 from directory.service import Directory
 from tests.conftest import ADMIN, FrozenClock
 from tests.directory.test_lookup import register
@@ -84,3 +91,259 @@ def test_find_one_reads_what_find_reads(directory: Directory) -> None:
     d.registration.remove_recipient(ADMIN, box.id)
     assert finder.find_one("a@wessex.gov.uk") is None  # read live, never cached
     assert d.lookup.lookup("a@wessex.gov.uk", "OFFICIAL", all_detail)["known"] is False
+
+
+# --- the per-process answer cache -----------------------------------------------------------
+
+CLASSIFICATIONS = (None, "OFFICIAL", "official sensitive", "OFFICIAL-SENSITIVE", "SECRET")
+
+
+def uncached(d: Directory) -> Lookup:
+    """A fresh lookup without an answer cache: the reference every cached answer must equal."""
+    return Lookup(d.store, d.policy, d.clock, refresh_seconds=0)
+
+
+def cached(d: Directory) -> Lookup:
+    """A lookup with the answer cache, reading the change sequence only when told to
+    (`snapshots.invalidate()`: the refresh interval has passed)."""
+    return Lookup(d.store, d.policy, d.clock, refresh_seconds=3600)
+
+
+def demo_addresses() -> list[str]:
+    out = ["nobody@example.org", "nobody@wessex.gov.uk", "Nobody+x@CWH.nhs.uk"]
+    for spec in demo.ORGS:
+        out += [f"{local}@{spec.domain}" for local, _n, _r, _v in spec.mailboxes]
+        out += [f"{local.upper()}@{spec.domain.upper()}" for local, _n, _r, _v in spec.mailboxes]
+        out += [f"someone@{spec.domain}", f"someone+tag@{spec.domain}"]
+        out += [f"{x}@{spec.domain}" for x in spec.exclusions]
+    return out
+
+
+def rules(d: Directory) -> list[DetailRule]:
+    orgs = d.store.organisations()
+    out: list[DetailRule] = [no_detail, all_detail]
+    for org in orgs[:3]:  # org admins: detail for their own organisation only
+        out.append(detail_rule(Principal("k", frozenset({f"org-admin:{org.id}"}))))
+    return out
+
+
+def assert_same(d: Directory, lookup: Lookup, addresses: list[str]) -> None:
+    """Cached answers (asked twice: the second comes from the cache) equal the uncached ones,
+    byte for byte once encoded, single and in batches."""
+    lookup.snapshots.invalidate()  # the refresh interval has passed
+    reference = uncached(d)
+    for detail in rules(d):
+        for name in CLASSIFICATIONS:
+            for address in addresses:
+                want = orjson.dumps(reference.lookup(address, name, detail))
+                assert orjson.dumps(lookup.lookup(address, name, detail)) == want, address
+                assert orjson.dumps(lookup.lookup(address, name, detail)) == want, address
+            batch = lookup.lookup_many(addresses, name, detail)
+            assert orjson.dumps(batch) == orjson.dumps(
+                reference.lookup_many(addresses, name, detail)
+            )
+
+
+@pytest.fixture
+def demo_directory(directory: Directory) -> Directory:
+    (directory.settings.home / "ca-passphrase").write_text("correct horse battery staple 42\n")
+    demo.seed(directory)
+    certs.initialise_ca(directory.settings, directory.clock)
+    directory.certificates.issue(
+        ADMIN,
+        "j.smith@wessex.gov.uk",
+        pkcs12_passphrase=b"a long test passphrase 42",
+        validity_days=3,
+    )
+    return directory
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_cached_answers_equal_uncached_ones_as_the_clock_moves(
+    demo_directory: Directory, clock: FrozenClock
+) -> None:
+    d = demo_directory
+    register(d, "Short CC", "short.gov.uk", accreditation_days=2, mailboxes=[("a", "person", True)])
+    addresses = [*demo_addresses(), "a@short.gov.uk"]
+    lookup = cached(d)
+    assert_same(d, lookup, addresses)
+    smith = lookup.lookup("j.smith@wessex.gov.uk", "OFFICIAL-SENSITIVE")
+    short = lookup.lookup("a@short.gov.uk", "OFFICIAL-SENSITIVE")
+    assert smith["certificates"] and short["permitted"] is True
+    hits = lookup.answers.hits
+    # past an accreditation's end (2 days), a certificate's (3), postures' (8 days old) and
+    # domain verifications' (35 days old), without a write
+    for days in (1.9, 0.2, 0.95, 0.1, 5, 27, 0.1, 300, 100):
+        clock.advance(days=days)
+        assert_same(d, lookup, addresses)
+    assert lookup.answers.hits > hits  # the cache was in use throughout
+    assert lookup.lookup("j.smith@wessex.gov.uk", "OFFICIAL-SENSITIVE") != smith
+    assert not lookup.lookup("j.smith@wessex.gov.uk")["certificates"]
+    assert lookup.lookup("a@short.gov.uk", "OFFICIAL-SENSITIVE")["permitted"] is False
+
+
+def test_reasons_follow_an_accreditation_expiring_behind_a_stale_domain(
+    directory: Directory, clock: FrozenClock
+) -> None:
+    d = directory
+    register(
+        d, "Short CC", "short.gov.uk", accreditation_days=40, mailboxes=[("a", "person", True)]
+    )
+    lookup = cached(d)
+    lookup.lookup("a@short.gov.uk", "OFFICIAL", all_detail)
+    clock.advance(days=36)  # the domain's verification is stale: trust none
+    lookup.lookup("a@short.gov.uk", "OFFICIAL", all_detail)
+    clock.advance(days=5)  # ... and now the accreditation has expired too
+    answer = lookup.lookup("a@short.gov.uk", "OFFICIAL", all_detail)
+    assert answer == uncached(d).lookup("a@short.gov.uk", "OFFICIAL", all_detail)
+    assert "accreditation.expired" in {r["code"] for r in answer["reasons"]}
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_cached_answers_follow_every_kind_of_write(demo_directory: Directory) -> None:
+    d = demo_directory
+    addresses = [*demo_addresses(), "new.starter@wessex.gov.uk"]
+    lookup = cached(d)
+    assert_same(d, lookup, addresses)
+    wessex = next(o for o in d.store.organisations() if o.name == "Wessex County Council")
+    smith = lookup.lookup("j.smith@wessex.gov.uk")
+    serial = smith["certificates"][0]["serial"]
+
+    # a certificate revocation and a new mailbox entry bump seq, not register_seq
+    d.certificates.revoke(ADMIN, serial, "keyCompromise")
+    assert lookup.lookup("j.smith@wessex.gov.uk") == smith  # within the refresh interval
+    lookup.snapshots.invalidate()
+    assert not lookup.lookup("j.smith@wessex.gov.uk")["certificates"]
+    assert_same(d, lookup, addresses)
+    d.registration.add_recipient(ADMIN, wessex.id, address="new.starter@wessex.gov.uk")
+    assert_same(d, lookup, addresses)
+    assert lookup.lookup("new.starter@wessex.gov.uk")["known"] is True
+    d.registration.set_status(ADMIN, wessex.id, "suspended", "test")
+    assert_same(d, lookup, addresses)
+    assert lookup.lookup("j.smith@wessex.gov.uk", "OFFICIAL")["known"] is False
+
+
+def test_a_change_shows_when_the_sequence_is_next_read(directory: Directory) -> None:
+    d = directory
+    reg = register(d, "Wessex CC", "wessex.gov.uk", mailboxes=[("j.smith", "person", True)])
+    slow = Lookup(d.store, d.policy, d.clock, refresh_seconds=3600)
+    before = slow.lookup("j.smith@wessex.gov.uk", "OFFICIAL")
+    assert before["permitted"] is True
+    d.registration.set_status(ADMIN, reg.org.id, "suspended", "test")
+    # within the refresh interval the cached answer may still be given: the documented bound
+    assert slow.lookup("j.smith@wessex.gov.uk", "OFFICIAL") == before
+    slow.snapshots.invalidate()  # the interval has passed: the sequence is read again
+    assert slow.lookup("j.smith@wessex.gov.uk", "OFFICIAL")["known"] is False
+    box = d.store.mailbox_entry("j.smith@wessex.gov.uk")
+    assert box is not None
+    d.registration.set_status(ADMIN, reg.org.id, "active", "test")
+    slow.snapshots.invalidate()
+    assert slow.lookup("j.smith@wessex.gov.uk", "OFFICIAL") == before
+    d.registration.remove_recipient(ADMIN, box.id)  # a mailbox entry: not register_seq
+    slow.snapshots.invalidate()
+    assert slow.lookup("j.smith@wessex.gov.uk", "OFFICIAL")["known"] is False
+
+
+def test_a_store_that_cannot_say_its_sequence_gets_no_cached_answer(
+    directory: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = directory
+    register(d, "Wessex CC", "wessex.gov.uk", mailboxes=[("j.smith", "person", True)])
+    lookup = cached(d)
+    assert lookup.lookup("j.smith@wessex.gov.uk", "OFFICIAL")["permitted"] is True
+
+    def broken() -> None:
+        raise DirectoryError(ErrorKind.UNAVAILABLE, "the directory store cannot answer now")
+
+    monkeypatch.setattr(d.store, "state", broken)
+    lookup.snapshots.invalidate()  # the refresh interval has passed
+    for ask in (
+        lambda: lookup.lookup("j.smith@wessex.gov.uk", "OFFICIAL"),
+        lambda: lookup.lookup_many(["j.smith@wessex.gov.uk"], "OFFICIAL"),
+    ):
+        with pytest.raises(DirectoryError) as raised:
+            ask()
+        assert raised.value.kind is ErrorKind.UNAVAILABLE
+
+
+def test_once_a_mailbox_read_fails_no_answer_comes_from_the_cache(
+    directory: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = directory
+    register(d, "Wessex CC", "wessex.gov.uk", mailboxes=[("j.smith", "person", True)])
+    lookup = cached(d)
+    assert lookup.lookup("j.smith@wessex.gov.uk", "OFFICIAL")["permitted"] is True
+
+    def broken(_address: object) -> None:
+        raise DirectoryError(ErrorKind.UNAVAILABLE, "the directory store cannot answer")
+
+    monkeypatch.setattr(d.store.mailboxes, "find_one", broken)
+    monkeypatch.setattr(d.store.mailboxes, "find", broken)
+    with pytest.raises(DirectoryError):
+        lookup.lookup("someone.new@wessex.gov.uk", "OFFICIAL")  # the store is known to fail
+    for ask in (
+        lambda: lookup.lookup("j.smith@wessex.gov.uk", "OFFICIAL"),
+        lambda: lookup.lookup_many(["j.smith@wessex.gov.uk"], "OFFICIAL"),
+    ):
+        with pytest.raises(DirectoryError) as raised:
+            ask()
+        assert raised.value.kind is ErrorKind.UNAVAILABLE
+
+
+def test_refresh_zero_caches_no_answer(directory: Directory) -> None:
+    d = directory  # cache_refresh_seconds = 0
+    register(d, "Wessex CC", "wessex.gov.uk", mailboxes=[("j.smith", "person", True)])
+    d.lookup.lookup("j.smith@wessex.gov.uk", "OFFICIAL")
+    d.lookup.lookup_many(["j.smith@wessex.gov.uk"], "OFFICIAL")
+    assert d.lookup.answers.entries == {} and d.lookup.answers.hits == 0
+
+
+def test_the_cache_is_bounded_and_cleared_wholesale(directory: Directory) -> None:
+    d = directory
+    register(d, "Wessex CC", "wessex.gov.uk", domain_wide=True)
+    small = Lookup(d.store, d.policy, d.clock, refresh_seconds=3600, answer_cache_entries=3)
+    for i in range(10):
+        small.lookup(f"person{i}@wessex.gov.uk", "OFFICIAL")
+        assert 1 <= len(small.answers.entries) <= 3
+    assert small.answers.misses == 10
+
+
+def test_an_answer_computed_before_a_change_is_not_kept(directory: Directory) -> None:
+    d = directory
+    cache = cached(d).answers
+    table = cache.entries
+    cache.clear()  # the sequence moved while an answer was being worked out
+    cache.put(table, ("a@b.example", None), ["org", None, None])
+    assert cache.entries == {} and table == {}
+    cache.put(cache.entries, ("a@b.example", None), ["org", None, None])
+    assert list(cache.entries) == [("a@b.example", None)]
+
+
+def test_bad_addresses_in_a_batch_are_reported_whatever_the_cache_holds(
+    directory: Directory,
+) -> None:
+    d = directory
+    register(d, "Wessex CC", "wessex.gov.uk", mailboxes=[("a", "person", True)])
+    lookup = cached(d)
+    lookup.lookup("a@wessex.gov.uk", "OFFICIAL")
+    with pytest.raises(DirectoryError) as raised:
+        lookup.lookup_many(["a@wessex.gov.uk", "not an address", "x@@y"], "OFFICIAL")
+    assert raised.value.kind is ErrorKind.MALFORMED
+    assert [p["index"] for p in raised.value.extra["invalid"]] == [1, 2]
+    with pytest.raises(DirectoryError):
+        lookup.lookup("a@wessex.gov.uk", "NO-SUCH-LEVEL")  # never from the cache
+
+
+def test_cached_answers_do_not_share_mutable_parts(directory: Directory) -> None:
+    d = directory
+    register(d, "Wessex CC", "wessex.gov.uk", mailboxes=[("a", "person", True)])
+    lookup = cached(d)
+    first = lookup.lookup("a@wessex.gov.uk", "OFFICIAL")
+    want = orjson.dumps(first)
+    first["organisation"]["name"] = "changed by a caller"
+    first["handling"]["transport"] = "changed"
+    first["policy"]["name"] = "changed"
+    first["reasons"].clear()
+    first["certificates"].append({"serial": "x"})
+    assert orjson.dumps(lookup.lookup("a@wessex.gov.uk", "OFFICIAL")) == want
+    assert lookup.answers.hits == 1
