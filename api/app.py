@@ -25,10 +25,15 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
         # Start-up objects (settings, policy, routes) never die: move them out of the
         # collector's way, and collect the young generations less often, so full collections
         # over the register snapshot and answer cache do not stall requests (p99).
+        thresholds = gc.get_threshold()
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
-        yield
+        try:
+            yield
+        finally:
+            gc.unfreeze()
+            gc.set_threshold(*thresholds)
         directory.close()
 
     app = FastAPI(
