@@ -8,39 +8,25 @@ At RCPT the recipient is looked up and the mode for the envelope sender decides 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from typing import cast
 
 from api.gateway import smtp
+from api.gateway.connection import QueuedConnection
 from api.gateway.resolver import Resolver, Result
 from api.gateway.rules import GatewayRules
 from api.gateway.wire import PolicyReader, ProtocolError, policy_reply
 
 
-class PolicyProtocol(asyncio.Protocol):
+class PolicyProtocol(QueuedConnection[dict[str, str]]):
     def __init__(
         self,
         resolver: Resolver,
         rules: GatewayRules,
         connections: set[asyncio.Transport] | None = None,
     ) -> None:
+        super().__init__(connections)
         self.resolver = resolver
-        self.connections = connections if connections is not None else set()
         self.rules = rules
         self.reader = PolicyReader()
-        self.transport: asyncio.Transport | None = None
-        self.queued: deque[dict[str, str]] = deque()
-        self.busy = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-        self.connections.add(self.transport)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.transport is not None:
-            self.connections.discard(self.transport)
-        self.transport = None
-        self.queued.clear()
 
     def data_received(self, data: bytes) -> None:
         try:

@@ -11,10 +11,9 @@ When the directory cannot answer in time the reply is TEMP: Postfix defers, neve
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from typing import cast
 
 from api.gateway import smtp
+from api.gateway.connection import QueuedConnection
 from api.gateway.resolver import Resolver, Result
 from api.gateway.rules import GatewayRules
 from api.gateway.wire import NetstringReader, ProtocolError, netstring, split_request
@@ -23,30 +22,17 @@ from directory.errors import DirectoryError
 TLS_POLICY, RECIPIENT = "tlspolicy", "recipient"
 
 
-class SocketmapProtocol(asyncio.Protocol):
+class SocketmapProtocol(QueuedConnection[bytes]):
     def __init__(
         self,
         resolver: Resolver,
         rules: GatewayRules,
         connections: set[asyncio.Transport] | None = None,
     ) -> None:
+        super().__init__(connections)
         self.resolver = resolver
-        self.connections = connections if connections is not None else set()
         self.rules = rules
         self.reader = NetstringReader()
-        self.transport: asyncio.Transport | None = None
-        self.queued: deque[bytes] = deque()
-        self.busy = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-        self.connections.add(self.transport)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.transport is not None:
-            self.connections.discard(self.transport)
-        self.transport = None
-        self.queued.clear()
 
     def data_received(self, data: bytes) -> None:
         try:

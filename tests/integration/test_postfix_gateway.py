@@ -27,7 +27,7 @@ import pytest
 from api.gateway.server import Gateway, gateway_rules
 from directory import demo
 from directory.service import Directory
-from tests.support.servers import free_port, require_tool
+from tests.support.servers import free_port, require_tool, servers_required
 
 pytestmark = pytest.mark.integration
 
@@ -159,7 +159,10 @@ def postfix() -> Iterator[Postfix]:
         require_tool(tool)
     require_tool("postfix", "/usr/sbin/postfix")
     if os.geteuid() != 0:
-        pytest.skip("a Postfix instance must be started as root")
+        message = "a Postfix instance must be started as root"
+        if servers_required():
+            pytest.fail(f"{message}, and CLEARANCE_REQUIRE_SERVERS=1")
+        pytest.skip(message)
     root = Path(tempfile.mkdtemp(prefix="clearance-postfix-"))
     os.chmod(root, 0o755)
     instance = Postfix(root, free_port(), free_port(), free_port())
