@@ -111,6 +111,13 @@ class NewMailbox:
     role: str = "person"
 
 
+def _deny_first(p: Principal | None, action: Action | None) -> None:
+    """Before saying a record does not exist, refuse a caller who could not act on any such
+    record (an organisation admin learns nothing about other organisations' ids)."""
+    if p is not None and action is not None:
+        authorize(p, action, None)
+
+
 def _no_subaddress(addr: Address, domain: Domain) -> None:
     """On a domain that uses sub-addressing, lookups strip the tag: an entry with one could
     never match, so it is refused."""
@@ -149,9 +156,12 @@ class Registration:
             raise not_found(f"no organisation {org_id}")
         return org
 
-    def _domain(self, domain_id: str) -> Domain:
+    def _domain(
+        self, domain_id: str, p: Principal | None = None, action: Action | None = None
+    ) -> Domain:
         domain = self.store.domain(domain_id)
         if domain is None or domain.status is not RecordStatus.ACTIVE:
+            _deny_first(p, action)
             raise not_found(f"no domain {domain_id}")
         return domain
 
@@ -300,7 +310,7 @@ class Registration:
 
     def record_domain_verification(self, p: Principal, domain_id: str, evidence: str) -> Domain:
         """Manual, audited domain-control verification (until DNS checks run)."""
-        domain = self._domain(domain_id)
+        domain = self._domain(domain_id, p, Action.RECORD_VERIFICATION)
         authorize(p, Action.RECORD_VERIFICATION, domain.organisation_id)
         now = self.clock()
         changes = {
@@ -325,7 +335,7 @@ class Registration:
         dmarc: str | None = None,
     ) -> Domain:
         """Manual, audited posture record (until DNS checks run)."""
-        domain = self._domain(domain_id)
+        domain = self._domain(domain_id, p, Action.RECORD_VERIFICATION)
         authorize(p, Action.RECORD_VERIFICATION, domain.organisation_id)
         if mta_sts not in (None, "none", "testing", "enforce"):
             raise malformed("mta_sts must be none, testing or enforce", field="mta_sts")
@@ -352,7 +362,7 @@ class Registration:
         return self._domain(domain_id)
 
     def remove_domain(self, p: Principal, domain_id: str) -> None:
-        domain = self._domain(domain_id)
+        domain = self._domain(domain_id, p, Action.MANAGE_DOMAINS)
         authorize(p, Action.MANAGE_DOMAINS, domain.organisation_id)
         with self.store.write(p.name, self.clock()) as w:
             for r in self.store.recipients(domain.organisation_id, limit=10**9):
@@ -500,7 +510,7 @@ class Registration:
         mailbox_verified: bool | None = None,
         exclusions: list[str] | None = None,
     ) -> Recipient:
-        entry = self._recipient(recipient_id)
+        entry = self._recipient(recipient_id, p, Action.MANAGE_RECIPIENTS)
         authorize(p, Action.MANAGE_RECIPIENTS, entry.organisation_id)
         changes: dict[str, Any] = {}
         now = self.clock()
@@ -530,14 +540,17 @@ class Registration:
             w.update(t.recipients, recipient_id, changes, "recipient.update")
         return self._recipient(recipient_id)
 
-    def _recipient(self, recipient_id: str) -> Recipient:
+    def _recipient(
+        self, recipient_id: str, p: Principal | None = None, action: Action | None = None
+    ) -> Recipient:
         entry = self.store.recipient(recipient_id)
         if entry is None or entry.status is not RecordStatus.ACTIVE:
+            _deny_first(p, action)
             raise not_found(f"no recipient {recipient_id}")
         return entry
 
     def remove_recipient(self, p: Principal, recipient_id: str) -> None:
-        entry = self._recipient(recipient_id)
+        entry = self._recipient(recipient_id, p, Action.MANAGE_RECIPIENTS)
         authorize(p, Action.MANAGE_RECIPIENTS, entry.organisation_id)
         with self.store.write(p.name, self.clock()) as w:
             w.update(
@@ -579,6 +592,7 @@ class Registration:
     def end_accreditation(self, p: Principal, accreditation_id: str) -> None:
         found = self.store.accreditation(accreditation_id)
         if found is None or found.status is not RecordStatus.ACTIVE:
+            _deny_first(p, Action.MANAGE_ACCREDITATIONS)
             raise not_found(f"no accreditation {accreditation_id}")
         authorize(p, Action.MANAGE_ACCREDITATIONS, found.organisation_id)
         with self.store.write(p.name, self.clock()) as w:
@@ -632,6 +646,7 @@ class Registration:
     def end_sponsorship(self, p: Principal, sponsorship_id: str) -> None:
         found = self.store.sponsorship(sponsorship_id)
         if found is None or found.status is not RecordStatus.ACTIVE:
+            _deny_first(p, Action.SPONSOR)
             raise not_found(f"no sponsorship {sponsorship_id}")
         authorize(p, Action.SPONSOR, found.sponsor_id)
         with self.store.write(p.name, self.clock()) as w:
