@@ -9,25 +9,6 @@ from directory.model import Domain, Organisation
 from directory.service import Directory
 from tests.conftest import ADMIN
 
-# The answer shape of DESIGN.md ("The lookup"), key for key.
-ANSWER_KEYS = frozenset(
-    {
-        "address",
-        "known",
-        "matched",
-        "trust_level",
-        "max_classification",
-        "classification",
-        "permitted",
-        "organisation",
-        "handling",
-        "certificates",
-        "reasons",
-        "checked_at",
-        "valid_until",
-        "policy",
-    }
-)
 PROBLEM = "application/problem+json"
 STRONG_POSTURE: dict[str, Any] = {"mta_sts": "enforce", "dmarc": "reject", "tls": True}
 

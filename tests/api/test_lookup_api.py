@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 
 from directory.service import Directory
 from tests.api.helpers import (
-    ANSWER_KEYS,
     PROBLEM,
     add_org,
     bearer,
@@ -18,6 +17,7 @@ from tests.api.helpers import (
     without_address,
     written,
 )
+from tests.support.answers import ANSWER_KEYS
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from directory.errors import DirectoryError
-from tests.api.helpers import ANSWER_KEYS
 from tests.cli.conftest import Run, opened, written
+from tests.support.answers import ANSWER_KEYS
 
 KEY = re.compile(r"clr_[a-z2-7]{40}")
 

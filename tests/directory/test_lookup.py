@@ -24,27 +24,11 @@ from directory.model import Domain, Organisation
 from directory.service import Directory
 from directory.settings import load_settings
 from tests.conftest import ADMIN, FrozenClock, make_directory
+from tests.support.answers import ANSWER_KEYS
 
 T = TypeVar("T")
 
 GOOD_POSTURE: dict[str, Any] = {"tls": True, "mta_sts": "enforce", "dmarc": "reject"}
-# DESIGN.md, "The lookup": the answer's keys, exactly.
-ANSWER_KEYS = {
-    "address",
-    "known",
-    "matched",
-    "trust_level",
-    "max_classification",
-    "classification",
-    "permitted",
-    "organisation",
-    "handling",
-    "certificates",
-    "reasons",
-    "checked_at",
-    "valid_until",
-    "policy",
-}
 VOLATILE = ("address", "checked_at", "valid_until")
 
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -19,6 +16,7 @@ from pki.keys import PrivateKey
 from pki.profiles import PkiProfile
 from pki.request import IssueRequest, ValidationType
 from pki.urls import PkiUrls
+from tests.support.servers import require_tool  # noqa: F401  (re-exported)
 
 PASSPHRASE = "correct horse battery staple"
 P12_PASSPHRASE = b"a long pkcs12 passphrase"
@@ -35,20 +33,6 @@ REQUEST_FIELDS: dict[ValidationType, dict[str, str]] = {
     ValidationType.ORGANIZATION: ORG,
     ValidationType.SPONSOR: {**ORG, "given_name": "Jane", "surname": "Smith"},
 }
-
-
-def require_tool(name: str) -> str:
-    """The path of a command-line tool; skip when missing, fail when servers are required."""
-    path = shutil.which(name)
-    if path is None:
-        venv_bin = Path(__file__).resolve().parents[2] / ".venv" / "bin" / name
-        path = str(venv_bin) if venv_bin.exists() else None
-    if path is None:
-        message = f"{name} is not installed"
-        if os.environ.get("CLEARANCE_REQUIRE_SERVERS") == "1":
-            pytest.fail(f"{message} (CLEARANCE_REQUIRE_SERVERS=1)")
-        pytest.skip(message)
-    return path
 
 
 class FrozenClock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,11 @@ def servers_required() -> bool:
 
 def require_tool(name: str, *candidates: str) -> str:
     """The path of a program, or skip (locally) / fail (in CI) when it is missing."""
+    venv_bin = Path(sys.executable).parent  # pkilint's command-line tools live here
     for candidate in (name, *candidates):
-        found = shutil.which(candidate) or (candidate if Path(candidate).is_file() else None)
+        found = shutil.which(candidate) or shutil.which(candidate, path=str(venv_bin))
+        if found is None and Path(candidate).is_file():
+            found = candidate
         if found:
             return found
     message = f"{name} is not installed"
