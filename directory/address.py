@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import idna
 
@@ -24,10 +24,15 @@ _DOT_ATOM = re.compile(rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*")
 _QUOTED = re.compile(r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"')
 _LDH_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # ASCII C and Z, less " "
+# The common case, taken without the general path: an ASCII dot-atom local part, one "@" and an
+# ASCII domain; the domain is still checked (and memoised) by normalise_domain.
+_PLAIN = re.compile(
+    r"([A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*)"
+    r"@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+\.?)"
+)
 
 
-@dataclass(frozen=True, slots=True)
-class Address:
+class Address(NamedTuple):
     local: str  # NFC, lower case; dot-atom, or a quoted string kept quoted
     domain: str  # IDNA A-label, lower case, no trailing dot
 
@@ -43,6 +48,17 @@ class Address:
 
 
 def normalise(raw: str) -> Address:
+    plain = _PLAIN.fullmatch(raw) if isinstance(raw, str) and len(raw) <= MAX_ADDRESS else None
+    if plain is not None:
+        local, domain = plain.groups()
+        if len(local) <= MAX_LOCAL:
+            return Address(local.lower(), normalise_domain(domain))
+    return normalise_any(raw)
+
+
+def normalise_any(raw: str) -> Address:
+    """The general path (quoted local parts, Unicode, IDNA): what `normalise` does for every
+    address its plain-ASCII shortcut does not take, and the same answer for those it does."""
     if not isinstance(raw, str) or not raw:
         raise malformed("an address is required", field="address")
     if len(raw) > MAX_ADDRESS * 4:

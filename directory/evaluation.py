@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from directory.classification import Level
 from directory.model import (
@@ -24,8 +25,7 @@ from directory.reasons import Reason, reason
 from directory.trust import Trust
 
 
-@dataclass(frozen=True, slots=True)
-class RecipientFacts:
+class RecipientFacts(NamedTuple):
     """What evaluation needs of the matched entry; also the cache key for its result."""
 
     role: str  # person, shared, system, or "domain" for a domain-wide entry

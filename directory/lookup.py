@@ -15,7 +15,7 @@ import base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from directory.address import Address, normalise
 from directory.classification import Level
@@ -24,7 +24,7 @@ from directory.evaluation import Evaluation, RecipientFacts, handling
 from directory.model import Domain, RecipientKind, TrustLevel
 from directory.policy import Policy
 from directory.reasons import Reason, reason
-from directory.snapshot import AnswerParts, Snapshot, SnapshotHolder
+from directory.snapshot import AnswerParts, Shape, Snapshot, SnapshotHolder, Table
 from directory.store.fastpath import LiveCertificate, MailboxRow
 from directory.store.store import DirectoryStore
 
@@ -45,39 +45,37 @@ def all_detail(_org_id: str | None) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Moment:
-    """The time an answer is given at, and its default expiry, with their text forms."""
+    """The whole second an answer is given in, and its default expiry, with their text forms:
+    made once a second. `checked_at` is that second; `until` is it plus the policy's
+    answer_valid_seconds (never later than from the exact time). Decisions that depend on the
+    time (is a cached answer stale, is a certificate live) use the exact time, not these."""
 
-    now: datetime
+    second: datetime
     checked_at: str
-    until: datetime  # now + the policy's answer_valid_seconds
+    until: datetime
     until_text: str
+    policy_name: str
+    policy_digest: str
 
 
-@dataclass(slots=True)
-class Body:
-    """An answer without its two time stamps (`checked_at`, `valid_until`), as cached.
-
-    Its dicts are shared between answers and never handed out: `_render` copies them. Not
-    frozen only because a frozen dataclass is slow to make; nothing changes one once made."""
-
-    address: str
-    known: bool
-    matched: str | None
-    trust_level: str
-    max_classification: str | None
-    classification: str | None
-    permitted: bool | None
-    organisation: dict[str, str] | None
-    handling: dict[str, str] | None
-    certificates: tuple[dict[str, str], ...]
-    reasons: tuple[dict[str, str], ...]
-    policy: dict[str, str]
-    cap: datetime | None  # valid_until is at most this (the evaluation's, a certificate's end)
-    stale_at: datetime | None  # from here on the clock alone may change the content
-
-
-# A cached address: [organisation id whose detail rights decide, body without, body with detail]
-Entry = list[Any]
+# An answer as cached, without what every answer of its shape says (Snapshot.shapes) and its
+# time stamps: a plain tuple of atomic parts (strings, numbers, datetimes), which the garbage
+# collector stops tracking at once, so that a full answer cache costs its collections nothing
+# (a NamedTuple, a dataclass or fresh nested tuples would stay tracked). Fields by position:
+Body = tuple[
+    str,  # the address, normalised
+    int,  # its shape: index in Snapshot.shapes
+    str | None,  # the recipient's name
+    tuple[tuple[str, str, str], ...],  # certificates: serial, not_after, PEM
+    datetime | None,  # CAP: valid_until is at most this (the evaluation's, a certificate's end)
+    datetime | None,  # STALE_AT: from here on the clock alone may change the content
+]
+STALE_AT: Final = 5
+# What the cache holds for an address: its Body when the same for every caller (a known,
+# trusted recipient), else a Split: (organisation id whose detail rights decide, Body without
+# detail rights or None, Body with or None).
+Split = tuple[str | None, Body | None, Body | None]
+_NO_SPLIT: Split = (None, None, None)
 
 
 class Lookup:
@@ -99,26 +97,36 @@ class Lookup:
         entries = answer_cache_entries if refresh_seconds > 0 else 0
         self.snapshots = SnapshotHolder(store, policy, refresh_seconds, entries)
         self.answers = self.snapshots.answers
-        self._unknown_reasons: dict[str | None, tuple[dict[str, str], ...]] = {}
-        self._policy_dict = {"name": policy.name, "digest": policy.digest}
+        self._policy_name = policy.name
+        self._policy_digest = policy.digest
         self._valid_for = timedelta(seconds=policy.answer_valid_seconds)
+        self._moment: Moment | None = None
+        self._levels: dict[str, Level] = {}  # marking as given -> level, for known markings
 
     def classification(self, name: str | None) -> Level | None:
-        return self.policy.scheme.resolve(name) if name else None
+        if not name:
+            return None
+        level = self._levels.get(name)
+        if level is None:
+            level = self.policy.scheme.resolve(name)  # unknown: a client error, not remembered
+            if len(self._levels) >= 1024:
+                self._levels = {}
+            self._levels[name] = level
+        return level
 
     # --- public entry points --------------------------------------------------------------
     def lookup(
         self, address: str, classification: str | None = None, detail: DetailRule = no_detail
     ) -> dict[str, Any]:
         snapshot, table = self.snapshots.current_with_answers()
-        moment = self._moment()
+        now = self.clock()
         key = (address, classification)
         entry = table.get(key)
         if entry is not None:
-            body = entry[2 if detail(entry[0]) else 1]
-            if body is not None and (body.stale_at is None or moment.now < body.stale_at):
+            body = entry if len(entry) != 3 else entry[2 if detail(entry[0]) else 1]
+            if body is not None and (body[STALE_AT] is None or now < body[STALE_AT]):
                 self.answers.hits += 1
-                return _render(body, moment)
+                return _render(snapshot, body, now, self._moment_of(now))
         self.answers.misses += 1
         level = self.classification(classification)
         addr = normalise(address)
@@ -129,8 +137,8 @@ class Lookup:
                 self.store.mailboxes.find_one,
                 addr.without_subaddress(domain.subaddress_separator).text,
             )
-        body = self._remember(table, key, entry, snapshot, addr, domain, row, level, detail, moment)
-        return _render(body, moment)
+        body = self._remember(table, key, entry, snapshot, addr, domain, row, level, detail, now)
+        return _render(snapshot, body, now, self._moment_of(now))
 
     def lookup_many(
         self,
@@ -145,15 +153,14 @@ class Lookup:
             )
         level = self.classification(classification)
         snapshot, table = self.snapshots.current_with_answers()
-        moment = self._moment()  # one time for the whole batch, formatted once
+        now = self.clock()  # one time for the whole batch
         bodies: list[Body | None] = [None] * len(addresses)
-        misses: list[tuple[int, Entry | None]] = []
-        now = moment.now
+        misses: list[tuple[int, Any]] = []
         for index, raw in enumerate(addresses):
             entry = table.get((raw, classification))
             if entry is not None:
-                body = entry[2 if detail(entry[0]) else 1]
-                if body is not None and (body.stale_at is None or now < body.stale_at):
+                body = entry if len(entry) != 3 else entry[2 if detail(entry[0]) else 1]
+                if body is not None and (body[STALE_AT] is None or now < body[STALE_AT]):
                     bodies[index] = body
                     continue
             misses.append((index, entry))
@@ -161,21 +168,22 @@ class Lookup:
         self.answers.misses += len(misses)
         if misses:
             self._fill(
-                bodies, misses, addresses, classification, snapshot, table, level, detail, moment
+                bodies, misses, addresses, classification, snapshot, table, level, detail, now
             )
-        return [_render(body, moment) for body in bodies]  # type: ignore[arg-type]
+        moment = self._moment_of(now)
+        return [_render(snapshot, body, now, moment) for body in bodies]  # type: ignore[arg-type]
 
     def _fill(
         self,
         bodies: list[Body | None],
-        misses: list[tuple[int, Entry | None]],
+        misses: list[tuple[int, Any]],
         addresses: Sequence[str],
         classification: str | None,
         snapshot: Snapshot,
-        table: dict[tuple[str, str | None], Any],
+        table: Table,
         level: Level | None,
         detail: DetailRule,
-        moment: Moment,
+        now: datetime,
     ) -> None:
         """Answer the addresses not in the cache, with one query for their mailbox entries."""
         parsed: list[Address] = []
@@ -211,7 +219,7 @@ class Lookup:
                 rows.get(key),
                 level,
                 detail,
-                moment,
+                now,
             )
 
     def _read(self, read: Callable[[Any], _T], arg: Any) -> _T:
@@ -228,28 +236,29 @@ class Lookup:
     # --- answers --------------------------------------------------------------------------
     def _remember(
         self,
-        table: dict[tuple[str, str | None], Any],
+        table: Table,
         key: tuple[str, str | None],
-        entry: Entry | None,
+        entry: Any,
         snapshot: Snapshot,
         addr: Address,
         domain: Domain | None,
         row: MailboxRow | None,
         level: Level | None,
         detail: DetailRule,
-        moment: Moment,
+        now: datetime,
     ) -> Body:
         """Work out an answer's body and cache it under the table it was computed for."""
         org_id = domain.organisation_id if domain is not None else None
         may_see = bool(detail(org_id))
-        body = self._body(snapshot, addr, domain, row, level, may_see, moment.now)
-        if entry is None or entry[0] != org_id:
-            entry = [org_id, None, None]
-            self.answers.put(table, key, entry)
-        if body.known and body.trust_level != _NONE:
-            entry[1] = entry[2] = body  # the same whoever asks
-        else:
-            entry[2 if may_see else 1] = body
+        body, shared = self._body(snapshot, addr, domain, row, level, may_see, now)
+        if shared:  # a known, trusted recipient: the same whoever asks
+            self.answers.put(table, key, body)
+            return body
+        split: Split = entry if entry is not None and len(entry) == 3 else _NO_SPLIT
+        if split[0] != org_id:
+            split = _NO_SPLIT
+        split = (org_id, split[1], body) if may_see else (org_id, body, split[2])
+        self.answers.put(table, key, split)
         return body
 
     def _body(
@@ -261,13 +270,14 @@ class Lookup:
         level: Level | None,
         may_see: bool,
         now: datetime,
-    ) -> Body:
+    ) -> tuple[Body, bool]:
+        """The answer's body, and whether every caller gets the same (known and trusted)."""
         if domain is None:
-            return self._unknown(addr, level, "recipient.unknown", may_see, None)
+            return self._unknown(snapshot, addr, level, "recipient.unknown", may_see, None), False
         stale_at: datetime | None = None
+        certificates: list[LiveCertificate] = []
         if row is not None:
-            matched = RecipientKind.MAILBOX
-            certificates = []
+            matched = _MAILBOX
             for c in row.certificates:
                 if c.not_before <= now < c.not_after:
                     certificates.append(c)
@@ -279,51 +289,42 @@ class Lookup:
             display_name = row.display_name
         else:
             entry = snapshot.domain_entries.get(domain.id)
-            local = addr.without_subaddress(domain.subaddress_separator).local
             if entry is None:
-                return self._unknown(addr, level, "recipient.unknown", may_see, None)
+                return self._unknown(
+                    snapshot, addr, level, "recipient.unknown", may_see, None
+                ), False
+            local = addr.without_subaddress(domain.subaddress_separator).local
             if local in entry.exclusions:
-                return self._unknown(addr, level, "recipient.excluded", may_see, None)
-            matched, certificates, display_name = RecipientKind.DOMAIN, [], None
-            facts = RecipientFacts("domain", False, False)
+                return self._unknown(
+                    snapshot, addr, level, "recipient.excluded", may_see, None
+                ), False
+            matched, display_name = _DOMAIN, None
+            facts = _DOMAIN_FACTS
         evaluation, renew_at = snapshot.evaluation_until(domain, facts, now)
         stale_at = _earliest(stale_at, renew_at)
-        if evaluation.trust.level is TrustLevel.NONE and not may_see:
-            return self._unknown(addr, level, None, False, stale_at)
-        parts = self._parts(snapshot, domain, facts, level, evaluation)
+        trusted = evaluation.trust.level is not TrustLevel.NONE
+        if not trusted and not may_see:
+            return self._unknown(snapshot, addr, level, None, False, stale_at), False
+        parts = self._parts(snapshot, domain, facts, matched, level, evaluation)
         cap = evaluation.valid_until
         for c in certificates:
             cap = _earliest(cap, c.not_after)
-        organisation = parts.organisation
-        if display_name:
-            organisation = {**organisation, "recipient_name": display_name}
-        return Body(
-            address=addr.text,
-            known=True,
-            matched=matched.value,
-            trust_level=parts.trust_level,
-            max_classification=parts.max_classification,
-            classification=parts.classification,
-            permitted=parts.permitted,
-            organisation=organisation,
-            handling=parts.handling,
-            certificates=tuple(_certificate(c) for c in certificates),
-            reasons=parts.reasons,
-            policy=parts.policy,
-            cap=cap,
-            stale_at=_earliest(stale_at, cap),
+        body = (
+            addr.text,
+            parts.shape,
+            display_name or None,
+            tuple([_certificate(c) for c in certificates]) if certificates else (),
+            cap,
+            _earliest(stale_at, cap),
         )
-
-    def _moment(self) -> Moment:
-        now = self.clock()
-        until = now + self._valid_for
-        return Moment(now, _stamp(now), until, _stamp(until))
+        return body, trusted
 
     def _parts(
         self,
         snapshot: Snapshot,
         domain: Domain,
         facts: RecipientFacts,
+        matched: str,
         level: Level | None,
         evaluation: Evaluation,
     ) -> AnswerParts:
@@ -333,27 +334,28 @@ class Lookup:
         cached = snapshot.answer_parts.get(key)
         if cached is not None and cached.evaluation is evaluation:
             return cached
-        policy = self.policy
         max_level = evaluation.max_level
         asked = level or max_level
-        requirement = policy.requirement(asked) if asked is not None else None
+        requirement = self.policy.requirement(asked) if asked is not None else None
         org = snapshot.organisations[domain.organisation_id]
-        parts = AnswerParts(
-            evaluation=evaluation,
-            trust_level=evaluation.trust.level.label,
-            max_classification=max_level.name if max_level else None,
-            classification=level.name if level else None,
-            permitted=_permitted(level, max_level),
-            organisation={"id": org.id, "name": org.name, "sector": org.sector.value},
-            handling=handling(requirement, domain.posture, facts.has_certificate),
-            reasons=tuple(r.as_dict() for r in evaluation.reasons),
-            policy={"name": policy.name, "digest": policy.digest},
+        shape: Shape = (
+            True,
+            matched,
+            evaluation.trust.level.label,
+            max_level.name if max_level else None,
+            level.name if level else None,
+            _permitted(level, max_level),
+            (("id", org.id), ("name", org.name), ("sector", org.sector.value)),
+            tuple(handling(requirement, domain.posture, facts.has_certificate).items()),
+            tuple((r.code, r.classification, r.message) for r in evaluation.reasons),
         )
+        parts = AnswerParts(evaluation, snapshot.shape_id(shape))
         snapshot.answer_parts[key] = parts
         return parts
 
     def _unknown(
         self,
+        snapshot: Snapshot,
         addr: Address,
         level: Level | None,
         code: str | None,
@@ -362,26 +364,26 @@ class Lookup:
     ) -> Body:
         """The answer for anything untrusted. Without detail rights it is always the same."""
         detail_code = code if may_see and code else None
-        reasons = self._unknown_reasons.get(detail_code)
-        if reasons is None:
-            reasons = tuple(r.as_dict() for r in self._unknown_list(detail_code))
-            self._unknown_reasons[detail_code] = reasons
-        return Body(
-            address=addr.text,
-            known=False,
-            matched=None,
-            trust_level=_NONE,
-            max_classification=None,
-            classification=level.name if level else None,
-            permitted=False if level else None,
-            organisation=None,
-            handling=None,
-            certificates=(),
-            reasons=reasons,
-            policy=self._policy_dict,
-            cap=None,
-            stale_at=stale_at,
-        )
+        key = (detail_code, level.rank if level else None)
+        shape = snapshot.unknown_shapes.get(key)
+        if shape is None:
+            reasons = tuple(
+                (r.code, r.classification, r.message) for r in self._unknown_list(detail_code)
+            )
+            shape = snapshot.unknown_shapes[key] = snapshot.shape_id(
+                (
+                    False,
+                    None,
+                    _NONE,
+                    None,
+                    level.name if level else None,
+                    False if level else None,
+                    None,
+                    None,
+                    reasons,
+                )
+            )
+        return (addr.text, shape, None, (), None, stale_at)
 
     def _unknown_list(self, code: str | None) -> list[Reason]:
         out = []
@@ -393,27 +395,48 @@ class Lookup:
                 out.append(reason(code or "recipient.not-verified", name))
         return out
 
+    def _moment_of(self, now: datetime) -> Moment:
+        """The time stamps of the second `now` falls in, made once a second."""
+        moment = self._moment
+        second = now.replace(microsecond=0)
+        if moment is None or moment.second != second:
+            until = second + self._valid_for
+            moment = self._moment = Moment(
+                second, _stamp(second), until, _stamp(until), self._policy_name, self._policy_digest
+            )
+        return moment
 
-def _render(body: Body, moment: Moment) -> dict[str, Any]:
-    """The answer: the body (shared parts copied) and the time stamps of this moment."""
-    cap = body.cap
-    valid_until = _stamp(cap) if cap is not None and cap < moment.until else moment.until_text
+
+def _render(snapshot: Snapshot, body: Body, now: datetime, moment: Moment) -> dict[str, Any]:
+    """The answer: its shape and body as fresh dicts and lists, with this second's time stamps."""
+    address, shape_id, name, certificates, cap = body[:5]
+    known, matched, trust, top, asked, permitted, organisation, handling_, reasons = (
+        snapshot.shapes[shape_id]
+    )
+    org = dict(organisation) if organisation is not None else None
+    if name is not None and org is not None:
+        org["recipient_name"] = name
     return {
-        "address": body.address,
-        "known": body.known,
-        "matched": body.matched,
-        "trust_level": body.trust_level,
-        "max_classification": body.max_classification,
-        "classification": body.classification,
-        "permitted": body.permitted,
-        "organisation": dict(body.organisation) if body.organisation is not None else None,
-        "handling": dict(body.handling) if body.handling is not None else None,
-        "certificates": [dict(c) for c in body.certificates],
-        "reasons": list(body.reasons),
+        "address": address,
+        "known": known,
+        "matched": matched,
+        "trust_level": trust,
+        "max_classification": top,
+        "classification": asked,
+        "permitted": permitted,
+        "organisation": org,
+        "handling": dict(handling_) if handling_ is not None else None,
+        "certificates": [{"serial": s, "not_after": n, "pem": p} for s, n, p in certificates],
+        "reasons": [{"code": c, "classification": k, "message": m} for c, k, m in reasons],
         "checked_at": moment.checked_at,
-        "valid_until": valid_until,
-        "policy": dict(body.policy),
+        "valid_until": _stamp(cap) if cap is not None and cap < moment.until else moment.until_text,
+        "policy": {"name": moment.policy_name, "digest": moment.policy_digest},
     }
+
+
+_MAILBOX = RecipientKind.MAILBOX.value
+_DOMAIN = RecipientKind.DOMAIN.value
+_DOMAIN_FACTS = RecipientFacts("domain", False, False)
 
 
 def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -430,14 +453,11 @@ def _permitted(level: Level | None, max_level: Level | None) -> bool | None:
     return max_level is not None and level.rank <= max_level.rank
 
 
-def _certificate(cert: LiveCertificate) -> dict[str, str]:
+def _certificate(cert: LiveCertificate) -> tuple[str, str, str]:
     body = base64.encodebytes(cert.der).decode("ascii").replace("\n", "")
     lines = "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
-    return {
-        "serial": cert.serial,
-        "not_after": _stamp(cert.not_after),
-        "pem": f"-----BEGIN CERTIFICATE-----\n{lines}\n-----END CERTIFICATE-----\n",
-    }
+    pem = f"-----BEGIN CERTIFICATE-----\n{lines}\n-----END CERTIFICATE-----\n"
+    return (cert.serial, _stamp(cert.not_after), pem)
 
 
 def _stamp(when: datetime) -> str:

@@ -29,20 +29,29 @@ from directory.policy import Policy
 from directory.store.store import DirectoryStore, RegisterData
 from directory.trust import Trust, domain_trust, organisation_trust
 
+# What an answer says apart from its address, recipient name, certificates and time stamps:
+# known, matched, trust_level, max_classification, classification, permitted, organisation and
+# handling as (field, value) pairs, and reasons as (code, classification, message). A plain tuple
+# of strings and tuples, shared by every answer of the same shape (see Lookup).
+Shape = tuple[
+    bool,
+    str | None,
+    str,
+    str | None,
+    str | None,
+    bool | None,
+    tuple[tuple[str, str], ...] | None,
+    tuple[tuple[str, str], ...] | None,
+    tuple[tuple[str, str, str], ...],
+]
+
 
 @dataclass(frozen=True, slots=True)
 class AnswerParts:
-    """What a known answer takes from its evaluation and the level asked (see Lookup._parts)."""
+    """A known answer's shape for an evaluation and the level asked (see Lookup._parts)."""
 
     evaluation: Evaluation
-    trust_level: str
-    max_classification: str | None
-    classification: str | None
-    permitted: bool | None
-    organisation: dict[str, str]
-    handling: dict[str, str]
-    reasons: tuple[dict[str, str], ...]
-    policy: dict[str, str]
+    shape: int  # index in Snapshot.shapes
 
 
 @dataclass
@@ -65,6 +74,21 @@ class Snapshot:
     answer_parts: dict[tuple[str, RecipientFacts, int | None], AnswerParts] = field(
         default_factory=dict
     )
+    # every distinct answer shape, numbered: cached answers name theirs by number
+    shapes: list[Shape] = field(default_factory=list)
+    _shape_ids: dict[Shape, int] = field(default_factory=dict)
+    # by (reason code shown, rank asked): the number of an untrusted answer's shape
+    unknown_shapes: dict[tuple[str | None, int | None], int] = field(default_factory=dict)
+
+    def shape_id(self, shape: Shape) -> int:
+        found = self._shape_ids.get(shape)
+        if found is None:
+            with _SHAPES_LOCK:
+                found = self._shape_ids.get(shape)
+                if found is None:
+                    self.shapes.append(shape)
+                    found = self._shape_ids[shape] = len(self.shapes) - 1
+        return found
 
     @classmethod
     def build(cls, data: RegisterData, policy: Policy) -> Snapshot:
@@ -153,6 +177,7 @@ class Snapshot:
 
 
 _NEVER = datetime.max.replace(tzinfo=UTC)
+_SHAPES_LOCK = threading.Lock()
 
 
 def _next(instants: tuple[datetime, ...], now: datetime) -> datetime | None:
@@ -169,29 +194,43 @@ def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
     return a if a <= b else b
 
 
+# Cached answers by (address as given, classification as given)
+Table = dict[tuple[str, str | None], Any]
+
+
 class AnswerCache:
-    """Per-process answers by (address as given, classification as given), for one value of the
-    store's overall change sequence `seq` (every write transaction bumps it: register records,
-    mailbox entries, certificates). Cleared wholesale when the sequence moves or when full."""
+    """Per-process answers for one value of the store's overall change sequence `seq` (every
+    write transaction bumps it: register records, mailbox entries, certificates), held with the
+    snapshot they were worked out from as one pair, so that a reader always has the table and
+    the snapshot that go together. Replaced by an empty table when the sequence moves, when the
+    store fails or when full."""
 
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
         self.seq: int | None = None
-        self.entries: dict[tuple[str, str | None], Any] = {}
+        self.pair: tuple[Snapshot, Table] | None = None
         self.hits = 0
         self.misses = 0
 
-    def put(self, table: dict[tuple[str, str | None], Any], key: Any, entry: Any) -> None:
+    @property
+    def entries(self) -> Table:
+        return self.pair[1] if self.pair is not None else {}
+
+    def put(self, table: Table, key: tuple[str, str | None], entry: Any) -> None:
         """Store an answer computed while `table` was current. A table replaced meanwhile (the
         sequence moved) takes nothing: the answer may predate the change."""
-        if self.max_entries <= 0 or table is not self.entries:
+        pair = self.pair
+        if self.max_entries <= 0 or pair is None or table is not pair[1]:
             return
         if len(table) >= self.max_entries:
-            table = self.entries = {}  # wholesale: no per-entry bookkeeping on the hot path
+            table = {}  # wholesale: no per-entry bookkeeping on the hot path
+            self.pair = (pair[0], table)
         table[key] = entry
 
     def clear(self) -> None:
-        self.entries = {}
+        pair = self.pair
+        if pair is not None:
+            self.pair = (pair[0], {})
 
 
 class SnapshotHolder:
@@ -217,29 +256,26 @@ class SnapshotHolder:
     def current(self) -> Snapshot:
         return self.current_with_answers()[0]
 
-    def current_with_answers(self) -> tuple[Snapshot, dict[tuple[str, str | None], Any]]:
-        """The snapshot and the answer table that goes with it. The table is read before the
-        snapshot and replaced after it, so a caller holding the new table has the new snapshot;
-        whatever it computes reads the store after the sequence the table stands for."""
-        table = self.answers.entries
-        snapshot = self._snapshot
-        if snapshot is not None and time.monotonic() - self._checked < self.refresh_seconds:
-            return snapshot, table
+    def current_with_answers(self) -> tuple[Snapshot, Table]:
+        """The snapshot and the answer table that goes with it, read as one pair: whatever a
+        caller computes from it reads the store after the sequence the table stands for."""
+        pair = self.answers.pair
+        if pair is not None and time.monotonic() - self._checked < self.refresh_seconds:
+            return pair
         with self._lock:
-            if (
-                self._snapshot is not None
-                and time.monotonic() - self._checked < self.refresh_seconds
-            ):
-                return self._snapshot, self.answers.entries
+            pair = self.answers.pair
+            if pair is not None and time.monotonic() - self._checked < self.refresh_seconds:
+                return pair
             # a store error propagates (UNAVAILABLE): no answer, cached or not, until it reads
             state = self.store.state()
-            if self._snapshot is None or state.register_seq != self._snapshot.register_seq:
-                self._snapshot = Snapshot.build(self.store.register_data(), self.policy)
-            if state.seq != self.answers.seq:
-                self.answers.clear()  # after the snapshot: see above
+            snapshot = self._snapshot
+            if snapshot is None or state.register_seq != snapshot.register_seq:
+                snapshot = self._snapshot = Snapshot.build(self.store.register_data(), self.policy)
+            if pair is None or pair[0] is not snapshot or state.seq != self.answers.seq:
+                pair = self.answers.pair = (snapshot, {})
                 self.answers.seq = state.seq
             self._checked = time.monotonic()
-            return self._snapshot, self.answers.entries
+            return pair
 
     def invalidate(self) -> None:
         self._checked = 0.0

@@ -15,6 +15,7 @@ from directory.address import (
     MAX_LOCAL,
     Address,
     normalise,
+    normalise_any,
     normalise_domain,
 )
 from directory.errors import DirectoryError, ErrorKind
@@ -62,7 +63,48 @@ def _accepts(raw: str) -> Address | None:
         return None
 
 
+def _general(raw: str) -> Address | None:
+    try:
+        return normalise_any(raw)
+    except DirectoryError:
+        return None
+
+
 # --- properties -----------------------------------------------------------------------------
+@PROPERTY
+@given(
+    st.one_of(
+        wild,
+        st.builds(
+            lambda a, d, t: f"{a}@{d}{t}",
+            ascii_locals,
+            ascii_domains,
+            st.sampled_from(["", ".", "..", " ", "-"]),
+        ),
+    )
+)
+def test_the_plain_ascii_shortcut_answers_as_the_general_path(raw: str) -> None:
+    """`normalise` takes plain ASCII addresses without the general path: same result, same
+    refusals, for anything at all."""
+    assert _accepts(raw) == _general(raw)
+    assert _accepts(raw.upper()) == _general(raw.upper())
+
+
+def test_the_shortcut_still_refuses_what_the_general_path_refuses() -> None:
+    for raw in (
+        "a@-x.gov.uk",
+        "a@x-.gov.uk",
+        "a@x.123",
+        "a@localhost",
+        "a@x..uk",
+        f"{'a' * 65}@x.gov.uk",
+        f"a@{'b' * 64}.gov.uk",
+        f"a@{'b.' * 126}uk",
+    ):
+        assert _accepts(raw) is None, raw
+        assert _general(raw) is None, raw
+
+
 @PROPERTY
 @given(wild)
 def test_normalise_is_idempotent(raw: str) -> None:

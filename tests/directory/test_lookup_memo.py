@@ -310,13 +310,16 @@ def test_the_cache_is_bounded_and_cleared_wholesale(directory: Directory) -> Non
 
 def test_an_answer_computed_before_a_change_is_not_kept(directory: Directory) -> None:
     d = directory
-    cache = cached(d).answers
-    table = cache.entries
+    lookup = cached(d)
+    cache = lookup.answers
+    snapshot, table = lookup.snapshots.current_with_answers()
+    assert table is cache.entries
     cache.clear()  # the sequence moved while an answer was being worked out
     cache.put(table, ("a@b.example", None), ["org", None, None])
     assert cache.entries == {} and table == {}
     cache.put(cache.entries, ("a@b.example", None), ["org", None, None])
     assert list(cache.entries) == [("a@b.example", None)]
+    assert lookup.snapshots.current_with_answers() == (snapshot, cache.entries)  # one pair
 
 
 def test_bad_addresses_in_a_batch_are_reported_whatever_the_cache_holds(
