@@ -1,7 +1,8 @@
 """The lookup: may this address receive information at this classification, and if not, why not.
 
 1. Normalise the address (directory.address); a malformed one is a client error.
-2. Match: the mailbox entry, else the domain-wide entry (unless excluded), else unknown.
+2. Match: the mailbox entry, else the domain-wide entry (unless excluded), else entries
+   imported from federated directories (directory/federation/match.py), else unknown.
 3. Evaluate: derived trust, then the policy classification by classification.
 4. Answer, with reasons for every classification refused.
 
@@ -21,6 +22,7 @@ from directory.address import Address, normalise
 from directory.classification import Level
 from directory.errors import malformed
 from directory.evaluation import Evaluation, RecipientFacts, handling
+from directory.federation.match import federated_body
 from directory.model import Domain, RecipientKind, TrustLevel
 from directory.policy import Policy
 from directory.reasons import Reason, reason
@@ -263,6 +265,9 @@ class Lookup:
         now: datetime,
     ) -> Body:
         if domain is None:
+            federated = snapshot.federated.get(addr.domain)  # else entries of federated peers
+            if federated is not None:
+                return federated_body(self, federated, addr, level, may_see, now)
             return self._unknown(addr, level, "recipient.unknown", may_see, None)
         stale_at: datetime | None = None
         if row is not None:
