@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api import problems
 from api.routes import admin, domains_dns, lookup
 from api.routes import decisions as decision_routes
+from api.routes import federation as federation_routes
 from api.routes import pki as pki_routes
 from directory.service import Directory
 from directory.settings import Settings, load_settings
@@ -50,4 +51,5 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
     app.include_router(decision_routes.router)
     app.include_router(pki_routes.admin)
     app.include_router(pki_routes.public)
+    app.include_router(federation_routes.router)
     return app

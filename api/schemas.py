@@ -87,7 +87,9 @@ class SponsorshipCreate(Body):
 
 class ApiKeyCreate(Body):
     name: str = Field(max_length=200)
-    scopes: list[str] = Field(min_length=1)
+    scopes: list[str] = Field(
+        min_length=1, description="lookup, directory-admin, federation or org-admin:<org id>"
+    )
 
 
 class LookupAnswer(BaseModel):

@@ -3,6 +3,7 @@
 Scopes (on API keys; the local CLI operator holds directory-admin):
   lookup              lookups, with no detail about untrusted addresses
   org-admin:<org id>  that organisation's records, and details in lookups of its addresses
+  federation          this directory's signed trust list, for a peer directory to import
   directory-admin     everything
 """
 
@@ -39,6 +40,8 @@ class Action(StrEnum):
     READ_AUDIT = "audit.read"
     ISSUE_CERTIFICATE = "certificate.issue"
     REVOKE_CERTIFICATE = "certificate.revoke"
+    EXPORT_TRUST_LIST = "federation.export"  # read this directory's signed trust list
+    MANAGE_FEDERATION = "federation.manage"  # peers: add, suspend, remove, import their lists
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,10 @@ def _looker(p: Principal, _org: str | None) -> bool:
     return p.may_look_up()
 
 
+def _federation(p: Principal, _org: str | None) -> bool:
+    return "federation" in p.scopes or p.directory_admin
+
+
 RULES: dict[Action, Rule] = {
     Action.LOOKUP: _looker,
     Action.LIST_ORGANISATIONS: _directory_admin,
@@ -97,6 +104,8 @@ RULES: dict[Action, Rule] = {
     Action.READ_AUDIT: _directory_admin,
     Action.ISSUE_CERTIFICATE: _org_admin,
     Action.REVOKE_CERTIFICATE: _org_admin,
+    Action.EXPORT_TRUST_LIST: _federation,
+    Action.MANAGE_FEDERATION: _directory_admin,
 }
 
 
@@ -120,9 +129,10 @@ def detail_rule(principal: Principal) -> Callable[[str | None], bool]:
 
 
 def check_scope(scope: str) -> str:
-    if scope in ("lookup", "directory-admin") or ORG_ADMIN.match(scope):
+    if scope in ("lookup", "directory-admin", "federation") or ORG_ADMIN.match(scope):
         return scope
     raise malformed(
-        f"unknown scope {scope[:80]!r}: use lookup, directory-admin or org-admin:<org id>",
+        f"unknown scope {scope[:80]!r}: use lookup, directory-admin, federation or "
+        "org-admin:<org id>",
         field="scopes",
     )

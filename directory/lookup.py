@@ -1,7 +1,8 @@
 """The lookup: may this address receive information at this classification, and if not, why not.
 
 1. Normalise the address (directory.address); a malformed one is a client error.
-2. Match: the mailbox entry, else the domain-wide entry (unless excluded), else unknown.
+2. Match: the mailbox entry, else the domain-wide entry (unless excluded), else entries
+   imported from federated directories (directory/federation/match.py), else unknown.
 3. Evaluate: derived trust, then the policy classification by classification.
 4. Answer, with reasons for every classification refused.
 
@@ -21,6 +22,7 @@ from directory.address import Address, normalise
 from directory.classification import Level
 from directory.errors import malformed
 from directory.evaluation import Evaluation, RecipientFacts, handling
+from directory.federation.match import federated_body
 from directory.model import Domain, RecipientKind, TrustLevel
 from directory.policy import Policy
 from directory.reasons import Reason, reason
@@ -273,6 +275,9 @@ class Lookup:
     ) -> tuple[Body, bool]:
         """The answer's body, and whether every caller gets the same (known and trusted)."""
         if domain is None:
+            federated = snapshot.federated.get(addr.domain)  # else entries of federated peers
+            if federated is not None:
+                return federated_body(self, snapshot, federated, addr, level, may_see, now)
             return self._unknown(snapshot, addr, level, "recipient.unknown", may_see, None), False
         stale_at: datetime | None = None
         certificates: list[LiveCertificate] = []

@@ -40,6 +40,13 @@ CODES: dict[str, str] = {
     "posture.no-mail": "The domain does not accept mail (null MX or no mail host).",
     "posture.transport": "The domain's transport security is below what is required.",
     "posture.dmarc": "The domain's DMARC policy is weaker than required.",
+    # Entries imported from federated directories (directory/federation).
+    "federation.asserted-trust": "The federated directory that lists the recipient asserts a "
+    "lower trust level.",
+    "federation.capped-by-peer": "Trust is capped by the most this directory grants the "
+    "federated directory that lists the recipient.",
+    "federation.list-expired": "The federated directory's trust list that lists the recipient "
+    "has expired.",
 }
 
 

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     challenge_valid_days: int = Field(default=7, ge=1, le=90)
     reverify_interval_days: int = Field(default=7, ge=1, le=365)
     posture_interval_hours: int = Field(default=24, ge=1, le=24 * 30)
+    # Federation (directory/federation, docs/federation.md).
+    directory_name: str = Field(default="clearance", pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
+    federation_list_valid_seconds: int = Field(default=86400, ge=300, le=30 * 86400)
+    federation_fetch_timeout: float = Field(default=30.0, gt=0.0, le=600.0)
 
     @field_validator("database_url")
     @classmethod

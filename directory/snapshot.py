@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from directory.evaluation import Evaluation, RecipientFacts, evaluate
+from directory.federation.records import FederatedDomain
 from directory.model import (
     Accreditation,
     ApiKey,
@@ -64,6 +65,7 @@ class Snapshot:
     accreditations: dict[str, list[Accreditation]]
     sponsorships: dict[str, list[Sponsorship]]  # by sponsored organisation id
     api_keys: dict[str, ApiKey]  # by key hash
+    federated: dict[str, FederatedDomain] = field(default_factory=dict)  # by domain name
     _trust: dict[str, tuple[Trust, datetime]] = field(default_factory=dict)
     # (evaluation, when to renew it, the same or None for never)
     _evaluations: dict[tuple[str, RecipientFacts], tuple[Evaluation, datetime, datetime | None]] = (
@@ -107,6 +109,7 @@ class Snapshot:
             accreditations=dict(accreditations),
             sponsorships=dict(sponsorships),
             api_keys=data.api_keys,
+            federated={f.domain: f for f in data.federated_domains},
         )
 
     def trust(self, org: Organisation, now: datetime) -> Trust:

@@ -13,7 +13,9 @@ app = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True)
 @app.command("create")
 @translated
 def create(
-    scope: list[str] = typer.Option(..., help="lookup, directory-admin or org-admin:<org id>"),
+    scope: list[str] = typer.Option(
+        ..., help="lookup, directory-admin, federation or org-admin:<org id>"
+    ),
     name: str = typer.Option("api key", help="what the key is for"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:

@@ -8,11 +8,13 @@ import typer
 
 from api.cli import audit, keys, registry
 from api.cli import dns as dns_cli  # also adds `domain claim|verify|check`
+from api.cli import federation as federation_cli
 from api.cli import gateway as gateway_cli
 from api.cli import ldap as ldap_cli  # also adds `recipient import-ldap` and `import-csv`
 from api.cli import pki as pki_cli
 from api.cli.context import console, emit_json, open_directory, table
 from api.cli.errors import BAD_INPUT, NO, OK, fail, translated
+from directory.federation import keys as federation_keys
 
 app = typer.Typer(
     name="clearance",
@@ -33,6 +35,7 @@ app.add_typer(gateway_cli.app, name="gateway")
 app.add_typer(ldap_cli.app, name="ldap")
 app.add_typer(pki_cli.ca_app, name="ca")
 app.add_typer(pki_cli.cert_app, name="cert")
+app.add_typer(federation_cli.app, name="federation")
 
 
 @app.command()
@@ -41,6 +44,7 @@ def init() -> None:
     """Create or upgrade the directory's store (idempotent)."""
     directory = open_directory(check=False)
     directory.initialise()
+    federation_keys.ensure_signing_key(directory.settings)
     url = directory.store.engine.url.render_as_string(hide_password=True)
     console.print(f"directory ready at {url}")
     directory.close()
@@ -55,6 +59,7 @@ def demo() -> None:
     directory = open_directory(check=False)
     directory.initialise()
     made = demo_data.seed(directory)
+    federation_keys.ensure_signing_key(directory.settings)
     secret = demo_data.demo_api_key(directory)
     serial = demo_data.demo_certificate(directory)
     if serial:

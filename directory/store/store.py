@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, and_, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from directory.errors import DirectoryError, ErrorKind, conflict
+from directory.federation.records import FederatedDomain
 from directory.model import (
     Accreditation,
     ApiKey,
@@ -27,6 +28,7 @@ from directory.store import rows
 from directory.store import tables as t
 from directory.store.audit import GENESIS, AuditProblem, entry_hash
 from directory.store.fastpath import MailboxFinder
+from directory.store.federation import federated_domains
 from directory.store.writer import Writer
 
 
@@ -47,6 +49,7 @@ class RegisterData:
     sponsorships: list[Sponsorship]
     domain_entries: list[Recipient]
     api_keys: dict[str, ApiKey]  # key hash -> key
+    federated_domains: list[FederatedDomain] = field(default_factory=list)  # of active peers
 
 
 class DirectoryStore:
@@ -148,6 +151,7 @@ class DirectoryStore:
                     select(t.api_keys).where(t.api_keys.c.revoked_at.is_(None))
                 ).mappings()
             }
+            federated = federated_domains(conn)
         return RegisterData(
             StoreState(state_row.seq, state_row.register_seq),
             orgs,
@@ -156,6 +160,7 @@ class DirectoryStore:
             sps,
             entries,
             keys,
+            federated,
         )
 
     # --- reading single records -----------------------------------------------------------

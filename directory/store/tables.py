@@ -216,6 +216,55 @@ api_keys = Table(
     Column("revoked_at", UTCDateTime),
 )
 
+# Federation (directory/federation): peer directories whose signed trust lists are imported,
+# and what their latest list holds (replaced wholesale on each import).
+federation_peers = Table(
+    "federation_peers",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("url", String(2000)),
+    Column("public_key", Text, nullable=False),
+    Column("key_id", String(80), nullable=False),
+    Column("max_trust", String(40), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("list_issued_at", UTCDateTime),
+    Column("list_valid_until", UTCDateTime),
+    Column("list_digest", String(80)),
+    Column("change_seq", BigInteger, nullable=False, index=True),
+)
+
+federated_domains = Table(
+    "federated_domains",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("peer_id", ID, ForeignKey("federation_peers.id"), nullable=False, index=True),
+    Column("domain", String(253), nullable=False, unique=True),
+    Column("organisation_id", String(100), nullable=False),
+    Column("organisation_name", String(300), nullable=False),
+    Column("sector", String(40), nullable=False),
+    Column("trust_level", String(40), nullable=False),
+    Column("ceiling", String(100)),
+    Column("posture", JSON),
+    Column("domain_wide", Integer, nullable=False),
+    Column("exclusions", JSON, nullable=False),
+    Column("change_seq", BigInteger, nullable=False),
+)
+
+federated_mailboxes = Table(
+    "federated_mailboxes",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("peer_id", ID, ForeignKey("federation_peers.id"), nullable=False, index=True),
+    Column("domain_id", ID, ForeignKey("federated_domains.id"), nullable=False, index=True),
+    Column("address", String(254), nullable=False, unique=True),
+    Column("role", String(10), nullable=False),
+    Column("mailbox_verified", Integer, nullable=False),
+    Column("change_seq", BigInteger, nullable=False),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import delete as sql_delete
 
 from directory.errors import not_found
 from directory.store import tables as t
@@ -19,7 +20,16 @@ from directory.store.rows import jsonable
 
 # Changes to these tables invalidate the per-process register snapshot used by lookups.
 REGISTER_TABLES = frozenset(
-    {"organisations", "domains", "accreditations", "sponsorships", "api_keys", "recipients"}
+    {
+        "organisations",
+        "domains",
+        "accreditations",
+        "sponsorships",
+        "api_keys",
+        "recipients",
+        "federation_peers",
+        "federated_domains",
+    }
 )
 
 
@@ -84,6 +94,19 @@ class Writer:
             {k: v for k, v in after.items() if k not in SECRET_COLUMNS},
         )
         return after
+
+    def delete(self, table: Table, key: str, action: str) -> dict[str, Any]:
+        """Delete one row (audited with its content before); return that row."""
+        pk = next(iter(table.primary_key.columns))
+        before_row = self.conn.execute(select(table).where(pk == key)).mappings().one_or_none()
+        if before_row is None:
+            raise not_found(f"no {_entity(table)} {key}")
+        before = dict(before_row)
+        self.conn.execute(sql_delete(table).where(pk == key))
+        self._touch(table, before)
+        shown = {k: v for k, v in before.items() if k not in SECRET_COLUMNS}
+        self.audit(action, _entity(table), key, shown, None)
+        return before
 
     def _touch(self, table: Table, row: dict[str, Any]) -> None:
         if table.name in REGISTER_TABLES and (
@@ -150,6 +173,7 @@ def _entity(table: Table) -> str:
         "certificates": "certificate",
         "precertificates": "precertificate",
         "api_keys": "api-key",
+        "federation_peers": "federation-peer",
     }.get(table.name, table.name)
 
 

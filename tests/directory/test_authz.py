@@ -145,9 +145,16 @@ def test_detail_rule() -> None:
     assert not any(detail_rule(p)(o) for p in (NOBODY, LOOKUP) for o in ORG_IDS)
 
 
-@pytest.mark.parametrize("scope", ["lookup", "directory-admin", f"org-admin:{ORG}"])
+@pytest.mark.parametrize("scope", ["lookup", "directory-admin", "federation", f"org-admin:{ORG}"])
 def test_check_scope_accepts(scope: str) -> None:
     assert check_scope(scope) == scope
+
+
+@pytest.mark.parametrize("action", list(Action))
+@pytest.mark.parametrize("org_id", ORG_IDS)
+def test_federation_scope_only_reads_the_trust_list(action: Action, org_id: str | None) -> None:
+    peer = Principal("api-key:peer", frozenset({"federation"}))
+    assert allowed(peer, action, org_id) is (action is Action.EXPORT_TRUST_LIST)
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,7 @@ from directory.service import Directory
 from directory.settings import REPO_CONFIG
 from directory.trust import domain_trust, organisation_trust
 from tests.conftest import START, FrozenClock
+from tests.directory.federation.test_match import EXPIRED_CASES, FEDERATION_CASES
 from tests.directory.test_lookup import codes, register
 
 NOW = START
@@ -496,6 +497,7 @@ def test_every_reason_code_is_exercised() -> None:
         for found in case.expect_reasons.values():
             exercised |= found
     exercised |= {code for _, _, code in LOOKUP_CASES}
+    exercised |= {code for _, _, code in FEDERATION_CASES + EXPIRED_CASES}
     assert exercised == set(CODES)
 
 

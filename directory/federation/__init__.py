@@ -1,0 +1,1 @@
+"""Federation: signed trust lists exchanged between directories (docs/federation.md)."""
