@@ -53,6 +53,7 @@ class Moment:
     time (is a cached answer stale, is a certificate live) use the exact time, not these."""
 
     second: datetime
+    next_second: datetime
     checked_at: str
     until: datetime
     until_text: str
@@ -403,12 +404,19 @@ class Lookup:
     def _moment_of(self, now: datetime) -> Moment:
         """The time stamps of the second `now` falls in, made once a second."""
         moment = self._moment
+        if moment is not None and moment.second <= now < moment.next_second:
+            return moment
         second = now.replace(microsecond=0)
-        if moment is None or moment.second != second:
-            until = second + self._valid_for
-            moment = self._moment = Moment(
-                second, _stamp(second), until, _stamp(until), self._policy_name, self._policy_digest
-            )
+        until = second + self._valid_for
+        moment = self._moment = Moment(
+            second,
+            second + _ONE_SECOND,
+            _stamp(second),
+            until,
+            _stamp(until),
+            self._policy_name,
+            self._policy_digest,
+        )
         return moment
 
 
@@ -439,6 +447,7 @@ def _render(snapshot: Snapshot, body: Body, now: datetime, moment: Moment) -> di
     }
 
 
+_ONE_SECOND = timedelta(seconds=1)
 _MAILBOX = RecipientKind.MAILBOX.value
 _DOMAIN = RecipientKind.DOMAIN.value
 _DOMAIN_FACTS = RecipientFacts("domain", False, False)

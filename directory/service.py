@@ -34,7 +34,9 @@ class Directory:
         self.policy: Policy = load_policy(settings.policy_path, settings.schemes_dir)
         if settings.url.startswith("sqlite"):
             settings.home.mkdir(parents=True, exist_ok=True)
-        self.store = DirectoryStore(make_engine(settings.url))
+        self.store = DirectoryStore(
+            make_engine(settings.url, sqlite_mmap_bytes=settings.sqlite_mmap_mib << 20)
+        )
         self.lookup = Lookup(
             self.store,
             self.policy,

@@ -271,6 +271,9 @@ class SnapshotHolder:
                 return pair
             # a store error propagates (UNAVAILABLE): no answer, cached or not, until it reads
             state = self.store.state()
+            # mailbox reads from here on start after that state (before any table for it is
+            # handed out: an answer cached under a sequence never predates it)
+            self.store.mailboxes.renew()
             snapshot = self._snapshot
             if snapshot is None or state.register_seq != snapshot.register_seq:
                 snapshot = self._snapshot = Snapshot.build(self.store.register_data(), self.policy)

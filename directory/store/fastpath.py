@@ -3,13 +3,22 @@
 Mailbox rows are read from the store whenever a lookup is not answered from the per-process
 answer cache (directory/snapshot.py AnswerCache), which every write transaction invalidates:
 adding, removing or revoking shows within `cache_refresh_seconds`. It bypasses the SQL
-expression layer for speed: one plain parameterised statement on a DBAPI connection kept per
-thread, in autocommit mode.
+expression layer for speed: one plain parameterised statement on a DBAPI connection and cursor
+kept per thread.
+
+PostgreSQL connections run in autocommit. On SQLite a statement outside a transaction takes and
+drops a read lock on the WAL index each time, which costs as much as the search itself; so each
+thread's connection keeps one read transaction open between lookups and starts a new one when
+`renew()` has been called since (the lookup calls it whenever it reads the change sequence, at
+most every `cache_refresh_seconds`; every write through DirectoryStore.write calls it too). A
+transaction left idle for a second is ended by a sweeper thread, so that an idle worker never
+keeps the WAL from being checkpointed.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,49 +67,107 @@ def _when(value: Any) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+IDLE_SECONDS = 1.0  # an SQLite read transaction unused this long is ended by the sweeper
+
+
+class _Reader:
+    """One thread's connection and cursor, and on SQLite its read transaction."""
+
+    __slots__ = ("conn", "cursor", "driver", "epoch", "lock", "used")
+
+    def __init__(self, conn: Any, driver: Any) -> None:
+        self.conn = conn  # SQLAlchemy's wrapper: closing it closes the driver connection
+        self.driver = driver
+        self.cursor = driver.cursor()
+        self.lock = threading.Lock()  # the owning thread and the sweeper
+        self.epoch = -1
+        self.used = 0.0
+
+
 class MailboxFinder:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         marker = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self.marker = marker
         self._one_sql = f"SELECT {_COLUMNS} {_FROM}= {marker}"
+        self._hold = engine.dialect.name == "sqlite"
+        self.epoch = 0  # bumped by renew(): held read transactions start again
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._open: set[Any] = set()  # every thread's connection, to close them all
+        self._readers: set[_Reader] = set()  # every thread's, to sweep and close them all
+        self._stop = threading.Event()
+        self._sweeper: threading.Thread | None = None
 
-    def _connection(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self.engine.raw_connection()
-            if self.engine.dialect.name == "postgresql":
-                # never back to the pool in autocommit, where a write transaction could get it
-                driver = conn.driver_connection
-                conn.detach()
-                driver.autocommit = True  # type: ignore[union-attr]
-            self._local.conn = conn
+    def renew(self) -> None:
+        """From now on, read what has been committed so far (see the module docstring)."""
+        self.epoch += 1
+
+    def _reader(self) -> _Reader:
+        conn = self.engine.raw_connection()
+        driver = conn.driver_connection
+        if self.engine.dialect.name == "postgresql":
+            # never back to the pool in autocommit, where a write transaction could get it
+            conn.detach()
+            driver.autocommit = True  # type: ignore[union-attr]
+        reader = self._local.reader = _Reader(conn, driver)
+        with self._lock:
+            self._readers.add(reader)
+            if self._hold and self._sweeper is None:
+                self._stop.clear()
+                self._sweeper = threading.Thread(
+                    target=self._sweep, name="clearance-sqlite-sweeper", daemon=True
+                )
+                self._sweeper.start()
+        return reader
+
+    def _sweep(self) -> None:
+        while not self._stop.wait(IDLE_SECONDS / 2):
             with self._lock:
-                self._open.add(conn)
-        return conn
+                readers = list(self._readers)
+            for reader in readers:
+                if not reader.lock.acquire(blocking=False):
+                    continue  # in use: not idle
+                try:
+                    if reader.driver.in_transaction and (
+                        time.monotonic() - reader.used > IDLE_SECONDS
+                    ):
+                        reader.driver.rollback()  # read-only: ending it is all there is
+                except Exception:
+                    pass
+                finally:
+                    reader.lock.release()
 
     def _discard(self) -> None:
         """Drop this thread's connection (after an error: the next lookup reconnects)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            self._local.conn = None
+        reader = getattr(self._local, "reader", None)
+        self._local.reader = None
+        if reader is not None:
             with self._lock:
-                self._open.discard(conn)
-            conn.close()
+                self._readers.discard(reader)
+            with reader.lock:
+                reader.conn.close()
 
     def close(self) -> None:
         """Close every thread's connection (the store is closing)."""
-        self._local.conn = None
+        self._local.reader = None
         with self._lock:
-            open_now, self._open = self._open, set()
-        for conn in open_now:
-            conn.close()
+            readers, self._readers = self._readers, set()
+            sweeper, self._sweeper = self._sweeper, None
+        self._stop.set()
+        if sweeper is not None:
+            sweeper.join()
+        for reader in readers:
+            with reader.lock:
+                reader.conn.close()
 
     def find_one(self, address: str) -> MailboxRow | None:
-        return _rows(self._fetch(self._one_sql, (address,))).get(address)
+        fetched = self._fetch(self._one_sql, (address,))
+        if not fetched:
+            return None
+        row = fetched[0]
+        if len(fetched) == 1 and row[7] is None:  # the common case: no live certificate
+            return MailboxRow(row[0], row[1], row[2], row[3], row[4], _when(row[5]), row[6], [])
+        return _rows(fetched).get(address)
 
     def find(self, addresses: Sequence[str]) -> dict[str, MailboxRow]:
         if not addresses:
@@ -116,13 +183,23 @@ class MailboxFinder:
 
         psycopg prepares a statement on the server after a few executions; sqlite3 keeps a
         per-connection statement cache: both make the repeated single lookup cheap."""
+        reader = getattr(self._local, "reader", None)
         try:
-            cursor = self._connection().cursor()
-            try:
-                cursor.execute(sql, params)
-                return list(cursor.fetchall())
-            finally:
-                cursor.close()
+            if reader is None:
+                reader = self._reader()
+            if not self._hold:
+                reader.cursor.execute(sql, params)
+                return reader.cursor.fetchall()
+            with reader.lock:
+                driver = reader.driver
+                if reader.epoch != self.epoch or not driver.in_transaction:
+                    if driver.in_transaction:
+                        driver.rollback()
+                    reader.epoch = self.epoch
+                    driver.execute("BEGIN")
+                reader.cursor.execute(sql, params)
+                reader.used = time.monotonic()
+                return reader.cursor.fetchall()
         except Exception as exc:
             self._discard()
             raise DirectoryError(

@@ -85,6 +85,7 @@ class DirectoryStore:
                 writer = Writer(conn, actor, now)
                 yield writer
                 writer.finish()
+            self.mailboxes.renew()  # lookups in this process read what was just written
         except IntegrityError as exc:
             raise conflict(
                 f"the change conflicts with an existing record ({_first_line(exc)})"
