@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +12,7 @@ from api.routes import admin, domains_dns, lookup
 from api.routes import decisions as decision_routes
 from api.routes import federation as federation_routes
 from api.routes import pki as pki_routes
+from api.runtime import tuned_gc
 from directory.service import Directory
 from directory.settings import Settings, load_settings
 
@@ -23,18 +23,8 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # Start-up objects (settings, policy, routes) never die: move them out of the
-        # collector's way, and collect the young generations less often, so full collections
-        # over the register snapshot and answer cache do not stall requests (p99).
-        thresholds = gc.get_threshold()
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(50_000, 20, 100)
-        try:
+        with tuned_gc():  # api/runtime.py: full collections do not stall requests
             yield
-        finally:
-            gc.unfreeze()
-            gc.set_threshold(*thresholds)
         directory.close()
 
     app = FastAPI(

@@ -11,8 +11,9 @@ inprocess, batch and http run once per address mix (--mixes warm,cold):
              rotating over HTTP): the per-process answer cache holds most answers
   cold       the same mix, but no two addresses spelt alike (random case): the answer cache
              almost never holds the answer, every lookup does the whole work
-  inprocess  Lookup.lookup, one thread (one core)
-  batch      Lookup.lookup_many, batches of 1,000 (addresses/s; latency per batch)
+  inprocess  Lookup.lookup, one thread (one core), the garbage collector tuned as the servers
+             tune it (api/runtime.py; --default-gc leaves Python's defaults)
+  batch      Lookup.lookup_many, batches of 1,000 (addresses/s; latency per batch), likewise
   http       GET /v1/lookup through `clearance serve --workers N` (uvicorn, log level warning,
              no access log), driven by wrk (Lua script: Authorization header, rotating
              addresses) with 64 connections on the same machine; an async httpx client when wrk
@@ -39,7 +40,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -48,6 +49,7 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repository, not
 
 import httpx  # noqa: E402
 
+from api.runtime import tuned_gc  # noqa: E402
 from bench.common import cpu_snapshot, cpu_used, machine, percentile, table, write_json  # noqa: E402
 from bench.http_load import api_server, run_load, wait_ready, worker_rss  # noqa: E402
 from bench.population import Population, populate  # noqa: E402
@@ -340,7 +342,11 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                                     row.update(cache_memory(directory, cold))
                                 else:
                                     measure = in_process if mode == "inprocess" else batch
-                                    row.update(measure(directory, addresses, args.seconds, db))
+                                    # the collector as `clearance serve` runs it (--default-gc:
+                                    # as a plain Python process)
+                                    gc_mode = nullcontext() if args.default_gc else tuned_gc()
+                                    with gc_mode:
+                                        row.update(measure(directory, addresses, args.seconds, db))
                             finally:
                                 directory.close()
                         elif mode == "http":
@@ -417,6 +423,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--default-gc",
+        action="store_true",
+        help="in process: leave the garbage collector as Python sets it, not as the servers do",
+    )
     parser.add_argument("--quick", action="store_true", help="2,000 entries, 2 s each: a smoke run")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args(argv)

@@ -421,30 +421,20 @@ class Lookup:
 
 
 def _render(snapshot: Snapshot, body: Body, now: datetime, moment: Moment) -> dict[str, Any]:
-    """The answer: its shape and body as fresh dicts and lists, with this second's time stamps."""
+    """The answer: its shape's rendered dict, copied, with the body's address, recipient name
+    and certificates and this second's time stamps. Its other nested dicts and lists are shared
+    with the other answers of the same shape, and read-only: changing one raises TypeError."""
     address, shape_id, name, certificates, cap = body[:5]
-    known, matched, trust, top, asked, permitted, organisation, handling_, reasons = (
-        snapshot.shapes[shape_id]
+    answer = snapshot.rendered[shape_id].copy()
+    answer["address"] = address
+    if name is not None and answer["organisation"] is not None:
+        answer["organisation"] = {**answer["organisation"], "recipient_name": name}
+    answer["certificates"] = [{"serial": s, "not_after": n, "pem": p} for s, n, p in certificates]
+    answer["checked_at"] = moment.checked_at
+    answer["valid_until"] = (
+        _stamp(cap) if cap is not None and cap < moment.until else moment.until_text
     )
-    org = dict(organisation) if organisation is not None else None
-    if name is not None and org is not None:
-        org["recipient_name"] = name
-    return {
-        "address": address,
-        "known": known,
-        "matched": matched,
-        "trust_level": trust,
-        "max_classification": top,
-        "classification": asked,
-        "permitted": permitted,
-        "organisation": org,
-        "handling": dict(handling_) if handling_ is not None else None,
-        "certificates": [{"serial": s, "not_after": n, "pem": p} for s, n, p in certificates],
-        "reasons": [{"code": c, "classification": k, "message": m} for c, k, m in reasons],
-        "checked_at": moment.checked_at,
-        "valid_until": _stamp(cap) if cap is not None and cap < moment.until else moment.until_text,
-        "policy": {"name": moment.policy_name, "digest": moment.policy_digest},
-    }
+    return answer
 
 
 _ONE_SECOND = timedelta(seconds=1)

@@ -27,6 +27,7 @@ from directory.model import (
     Sponsorship,
 )
 from directory.policy import Policy
+from directory.readonly import ReadOnlyDict, ReadOnlyList
 from directory.store.store import DirectoryStore, RegisterData
 from directory.trust import Trust, domain_trust, organisation_trust
 
@@ -78,6 +79,8 @@ class Snapshot:
     )
     # every distinct answer shape, numbered: cached answers name theirs by number
     shapes: list[Shape] = field(default_factory=list)
+    # ... and each as an answer without its address, certificates and time stamps: see _rendered
+    rendered: list[dict[str, Any]] = field(default_factory=list)
     _shape_ids: dict[Shape, int] = field(default_factory=dict)
     # by (reason code shown, rank asked): the number of an untrusted answer's shape
     unknown_shapes: dict[tuple[str | None, int | None], int] = field(default_factory=dict)
@@ -88,6 +91,7 @@ class Snapshot:
             with _SHAPES_LOCK:
                 found = self._shape_ids.get(shape)
                 if found is None:
+                    self.rendered.append(_rendered(shape, self.policy))
                     self.shapes.append(shape)
                     found = self._shape_ids[shape] = len(self.shapes) - 1
         return found
@@ -180,6 +184,33 @@ class Snapshot:
 
 
 _NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+def _rendered(shape: Shape, policy: Policy) -> dict[str, Any]:
+    """A shape as the answer dict it becomes, in the answer's key order: Lookup copies it and
+    fills in the address, certificates and time stamps. Its nested dicts and lists are shared
+    by every answer of the shape, and read-only (directory/readonly.py)."""
+    known, matched, trust, top, asked, permitted, organisation, handling, reasons = shape
+    return {
+        "address": None,
+        "known": known,
+        "matched": matched,
+        "trust_level": trust,
+        "max_classification": top,
+        "classification": asked,
+        "permitted": permitted,
+        "organisation": ReadOnlyDict(organisation) if organisation is not None else None,
+        "handling": ReadOnlyDict(handling) if handling is not None else None,
+        "certificates": None,
+        "reasons": ReadOnlyList(
+            ReadOnlyDict(code=c, classification=k, message=m) for c, k, m in reasons
+        ),
+        "checked_at": None,
+        "valid_until": None,
+        "policy": ReadOnlyDict(name=policy.name, digest=policy.digest),
+    }
+
+
 _SHAPES_LOCK = threading.Lock()
 
 

@@ -25,6 +25,7 @@ from api.gateway.policy import PolicyProtocol
 from api.gateway.resolver import Resolver
 from api.gateway.rules import GatewayRules, load_gateway_rules
 from api.gateway.socketmap import SocketmapProtocol
+from api.runtime import tuned_gc
 from directory.service import Directory
 
 WORKER_START_SECONDS = 60.0
@@ -104,12 +105,13 @@ async def serve_forever(
 
 
 def _run_loop(main: Coroutine[Any, Any, None]) -> None:
-    try:
-        import uvloop
-    except ImportError:  # uvloop ships with uvicorn[standard]; plain asyncio works too
-        asyncio.run(main)
-    else:
-        uvloop.run(main)
+    with tuned_gc():  # api/runtime.py: full collections do not stall answers
+        try:
+            import uvloop
+        except ImportError:  # uvloop ships with uvicorn[standard]; plain asyncio works too
+            asyncio.run(main)
+        else:
+            uvloop.run(main)
 
 
 def run(gateway: Gateway, host: str, policy_port: int, socketmap_port: int) -> None:

@@ -3,6 +3,9 @@ the clock, and `find_one` reads exactly what `find` reads."""
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
+
 import orjson
 import pytest
 
@@ -64,15 +67,32 @@ def test_the_memo_is_per_classification_asked(directory: Directory) -> None:
     assert asked["SECRET"]["classification"] == "SECRET" and asked["SECRET"]["permitted"] is False
 
 
+def _try_to_change(answer: dict[str, Any]) -> None:
+    """What a careless caller might do to an answer: parts shared with other answers refuse
+    (TypeError), its own top level and certificates list change only it."""
+    # the organisation is the answer's own when it names the recipient, else shared
+    with contextlib.suppress(TypeError):
+        answer["organisation"]["name"] = "changed by a caller"
+    for change in (
+        lambda: answer["handling"].update(transport="changed"),
+        lambda: answer["policy"].pop("name"),
+        lambda: answer["reasons"].clear(),
+        lambda: answer["reasons"].append({"code": "x"}),
+        lambda: answer["reasons"][0].__setitem__("code", "x"),
+    ):
+        with pytest.raises(TypeError, match="shared by answers"):
+            change()
+    answer["certificates"].append({"serial": "x"})
+    answer["max_classification"] = "TOP SECRET"
+    answer["organisation"] = {**answer["organisation"], "name": "a copy, changed"}
+
+
 def test_answers_do_not_share_mutable_parts(directory: Directory) -> None:
     d = directory
     boxes = [("a", "person", True), ("b", "person", True)]  # the same facts: one memo entry
     register(d, "Wessex CC", "wessex.gov.uk", mailboxes=boxes)
     first = d.lookup.lookup("a@wessex.gov.uk", "OFFICIAL")
-    first["organisation"]["name"] = "changed by a caller"
-    first["handling"]["transport"] = "changed"
-    first["policy"]["name"] = "changed"
-    first["reasons"].clear()
+    _try_to_change(first)
     second = d.lookup.lookup("b@wessex.gov.uk", "OFFICIAL")
     assert second["organisation"]["name"] == "Wessex CC"
     assert second["handling"]["transport"] != "changed"
@@ -343,10 +363,6 @@ def test_cached_answers_do_not_share_mutable_parts(directory: Directory) -> None
     lookup = cached(d)
     first = lookup.lookup("a@wessex.gov.uk", "OFFICIAL")
     want = orjson.dumps(first)
-    first["organisation"]["name"] = "changed by a caller"
-    first["handling"]["transport"] = "changed"
-    first["policy"]["name"] = "changed"
-    first["reasons"].clear()
-    first["certificates"].append({"serial": "x"})
+    _try_to_change(first)
     assert orjson.dumps(lookup.lookup("a@wessex.gov.uk", "OFFICIAL")) == want
     assert lookup.answers.hits == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -10,6 +12,7 @@ import pytest
 
 from directory.errors import DirectoryError, ErrorKind
 from directory.service import Directory
+from directory.store import fastpath
 from directory.store import tables as t
 from directory.store.fastpath import MailboxRow
 from tests.conftest import ADMIN, FrozenClock, _fresh_postgres_database, make_directory
@@ -214,3 +217,57 @@ def test_both_backends_return_identical_rows(
     finally:
         lite.close()
         pg.close()
+
+
+# --- the held SQLite read transaction -----------------------------------------------------------
+def _write_elsewhere(d: Directory, sql: str) -> None:
+    """A write by another process's connection: nothing in this process hears of it."""
+    db = sqlite3.connect(d.settings.home / "clearance.db")
+    try:
+        db.execute(sql)
+        db.commit()
+    finally:
+        db.close()
+
+
+def test_sqlite_reads_keep_one_snapshot_until_renewed(directory: Directory) -> None:
+    d = directory
+    org = d.registration.create_organisation(ADMIN, "Wessex CC", "local-government")
+    d.registration.claim_domain(ADMIN, org.id, "wessex.gov.uk")
+    d.registration.add_recipient(ADMIN, org.id, address="a@wessex.gov.uk")
+    finder = d.store.mailboxes
+    assert finder.find_one("a@wessex.gov.uk") is not None  # this process's write: seen at once
+    _write_elsewhere(
+        d, "UPDATE recipients SET status = 'removed' WHERE address = 'a@wessex.gov.uk'"
+    )
+    assert finder.find_one("a@wessex.gov.uk") is not None  # the held snapshot
+    finder.renew()  # what the lookup does each time it reads the change sequence
+    assert finder.find_one("a@wessex.gov.uk") is None
+    assert finder.find(["a@wessex.gov.uk"]) == {}
+
+
+def test_an_idle_sqlite_read_transaction_is_ended(
+    directory: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fastpath, "IDLE_SECONDS", 0.05)
+    d = directory
+    finder = d.store.mailboxes
+    assert finder.find_one("a@wessex.gov.uk") is None
+    reader = finder._local.reader
+    assert reader.driver.in_transaction  # held between lookups
+    deadline = time.monotonic() + 5
+    while reader.driver.in_transaction and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not reader.driver.in_transaction  # the sweeper ended it: checkpoints can proceed
+    _write_elsewhere(d, "UPDATE directory_state SET seq = seq + 1")
+    assert finder.find_one("a@wessex.gov.uk") is None  # and the next lookup starts another
+    assert reader.driver.in_transaction
+
+
+def test_closing_the_store_stops_the_sweeper(tmp_path: Path, clock: FrozenClock) -> None:
+    d = make_directory(tmp_path, clock)
+    assert d.store.mailboxes.find_one("a@wessex.gov.uk") is None
+    sweeper = d.store.mailboxes._sweeper
+    assert sweeper is not None and sweeper.is_alive()
+    d.close()
+    assert not sweeper.is_alive()
