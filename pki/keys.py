@@ -8,6 +8,8 @@ pass the lint gate. CA keys: ECDSA P-384 (default), RSA 3072 or 4096.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Literal, get_args
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -167,6 +169,25 @@ def encrypt_private_key(key: PrivateKey, passphrase: bytes) -> bytes:
     )
 
 
+def _intact_envelope(pem: bytes) -> bool:
+    """Whether the PEM holds one whole DER SEQUENCE (an EncryptedPrivateKeyInfo as written)."""
+    try:
+        body = b"".join(
+            line for line in pem.strip().splitlines() if line and not line.startswith(b"-----")
+        )
+        der = base64.b64decode(body, validate=True)
+    except (ValueError, binascii.Error):
+        return False
+    if len(der) < 4 or der[0] != 0x30:
+        return False
+    if der[1] < 0x80:
+        length, start = der[1], 2
+    else:
+        count = der[1] & 0x7F
+        length, start = int.from_bytes(der[2 : 2 + count], "big"), 2 + count
+    return start + length == len(der)
+
+
 def decrypt_private_key(pem: bytes, passphrase: bytes, source: str) -> CaPrivateKey:
     """Load an encrypted CA key; wrong passphrase -> `unauthorized`, damaged file -> `malformed`."""
     if b"ENCRYPTED PRIVATE KEY" not in pem:
@@ -174,8 +195,11 @@ def decrypt_private_key(pem: bytes, passphrase: bytes, source: str) -> CaPrivate
     try:
         key = serialization.load_pem_private_key(pem, password=passphrase)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        # cryptography raises ValueError both for a wrong password and a damaged file.
-        if "password" in str(exc).lower() or "decrypt" in str(exc).lower():
+        # cryptography raises ValueError both for a wrong password and a damaged file; a wrong
+        # password can also decrypt to garbage with valid padding (about 1 time in 256), which
+        # then fails to parse: an intact envelope means the passphrase is what is wrong.
+        text = str(exc).lower()
+        if "password" in text or "decrypt" in text or _intact_envelope(pem):
             raise PkiError("unauthorized", f"{source}: wrong CA passphrase") from None
         raise PkiError("malformed", f"{source}: cannot load the private key") from None
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
