@@ -57,6 +57,16 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def private_mib(pid: int) -> float:
+    """The part of a process's resident memory that is its own (RssAnon): VmRSS also counts
+    file pages it has mapped, such as the SQLite file read through mmap, which are the kernel's
+    page cache shared by every process mapping that file."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def children(pid: int) -> list[int]:
     """The direct child processes of pid."""
     found: list[int] = []

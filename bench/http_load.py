@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,17 +95,18 @@ def wait_ready(url: str, headers: dict[str, str], timeout: float = 60.0) -> None
     raise RuntimeError(f"the API did not become ready: {last}")
 
 
-def worker_rss(server_pid: int) -> list[float]:
-    """RSS (MiB) of each uvicorn worker process: the server's children started by spawn."""
+def worker_rss(server_pid: int, measure: Callable[[int], float] = rss_mib) -> list[float]:
+    """RSS (MiB) of each uvicorn worker process: the server's children started by spawn (or
+    another per-process measure, such as bench.common.private_mib)."""
     out = []
     for pid in children(server_pid):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             if b"spawn_main" in cmdline:
-                out.append(rss_mib(pid))
+                out.append(measure(pid))
         except OSError:
             continue
-    return out or [rss_mib(server_pid)]
+    return out or [measure(server_pid)]
 
 
 def run_load(

@@ -50,7 +50,15 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repository, not
 import httpx  # noqa: E402
 
 from api.runtime import tuned_gc  # noqa: E402
-from bench.common import cpu_snapshot, cpu_used, machine, percentile, table, write_json  # noqa: E402
+from bench.common import (  # noqa: E402
+    cpu_snapshot,
+    cpu_used,
+    machine,
+    percentile,
+    private_mib,
+    table,
+    write_json,
+)
 from bench.http_load import api_server, run_load, wait_ready, worker_rss  # noqa: E402
 from bench.population import Population, populate  # noqa: E402
 from directory.authz import Principal  # noqa: E402
@@ -218,6 +226,7 @@ def http(
         result = run_load(base, paths, headers, connections=args.connections, seconds=args.seconds)
         server_cpu = cpu_used(before, cpu_snapshot([pid, *db]))
         rss = worker_rss(pid)
+        private = worker_rss(pid, private_mib)
     return {
         "per_second": result.per_second,
         "p50_ms": result.p50_ms,
@@ -226,6 +235,7 @@ def http(
         "errors": result.errors,
         "tool": result.tool,
         "rss_mib_per_worker": [round(r, 1) for r in rss],
+        "private_mib_per_worker": [round(r, 1) for r in private],
         "server_cpu_us_per_request": server_cpu / result.requests * 1e6 if result.requests else 0,
         **_cpu(server_cpu + result.client_cpu, result.requests, cores=os.cpu_count() or 1),
     }
@@ -388,6 +398,8 @@ def _rows(results: list[dict[str, Any]]) -> list[list[Any]]:
             note = f"cache hits {r['hit_rate']:.1%}"
         if r["mode"].startswith(("http", "reference")):
             note = f"{r['tool']}, {r['errors']} errors"
+            if r.get("private_mib_per_worker"):
+                note += f", own (RssAnon) {max(r['private_mib_per_worker']):.0f} MiB"
         if r["mode"] == "memory":
             note = f"{r['cache_entries']:,} cached answers hold {r['cache_mib']:.0f} MiB"
         if r["mode"] == "staleness":
