@@ -23,7 +23,7 @@ from directory.classification import Level
 from directory.errors import malformed
 from directory.evaluation import Evaluation, RecipientFacts, handling
 from directory.federation.match import federated_body
-from directory.model import Domain, RecipientKind, TrustLevel
+from directory.model import Domain, Posture, RecipientKind, TrustLevel
 from directory.policy import Policy
 from directory.reasons import Reason, reason
 from directory.snapshot import AnswerParts, Shape, Snapshot, SnapshotHolder, Table
@@ -340,20 +340,10 @@ class Lookup:
         cached = snapshot.answer_parts.get(key)
         if cached is not None and cached.evaluation is evaluation:
             return cached
-        max_level = evaluation.max_level
-        asked = level or max_level
-        requirement = self.policy.requirement(asked) if asked is not None else None
         org = snapshot.organisations[domain.organisation_id]
-        shape: Shape = (
-            True,
-            matched,
-            evaluation.trust.level.label,
-            max_level.name if max_level else None,
-            level.name if level else None,
-            _permitted(level, max_level),
-            (("id", org.id), ("name", org.name), ("sector", org.sector.value)),
-            tuple(handling(requirement, domain.posture, facts.has_certificate).items()),
-            tuple((r.code, r.classification, r.message) for r in evaluation.reasons),
+        organisation = (("id", org.id), ("name", org.name), ("sector", org.sector.value))
+        shape = known_shape(
+            self.policy, evaluation, matched, level, organisation, domain.posture, facts
         )
         parts = AnswerParts(evaluation, snapshot.shape_id(shape))
         snapshot.answer_parts[key] = parts
@@ -441,6 +431,32 @@ _ONE_SECOND = timedelta(seconds=1)
 _MAILBOX = RecipientKind.MAILBOX.value
 _DOMAIN = RecipientKind.DOMAIN.value
 _DOMAIN_FACTS = RecipientFacts("domain", False, False)
+
+
+def known_shape(
+    policy: Policy,
+    evaluation: Evaluation,
+    matched: str,
+    level: Level | None,
+    organisation: tuple[tuple[str, str], ...],
+    posture: Posture | None,
+    facts: RecipientFacts,
+) -> Shape:
+    """What every answer for a known recipient with this evaluation says, asked at `level`."""
+    max_level = evaluation.max_level
+    asked = level or max_level
+    requirement = policy.requirement(asked) if asked is not None else None
+    return (
+        True,
+        matched,
+        evaluation.trust.level.label,
+        max_level.name if max_level else None,
+        level.name if level else None,
+        _permitted(level, max_level),
+        organisation,
+        tuple(handling(requirement, posture, facts.has_certificate).items()),
+        tuple((r.code, r.classification, r.message) for r in evaluation.reasons),
+    )
 
 
 def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:

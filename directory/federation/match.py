@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from directory.address import Address
 from directory.classification import Level
-from directory.evaluation import Evaluation, RecipientFacts, evaluate, handling
+from directory.evaluation import Evaluation, RecipientFacts, evaluate
 from directory.federation.records import FederatedDomain
 from directory.model import Domain, Organisation, OrgStatus, Sector, TrustLevel
 from directory.policy import Policy
@@ -23,7 +23,7 @@ from directory.trust import Finding, Trust
 
 if TYPE_CHECKING:
     from directory.lookup import Body, Lookup
-    from directory.snapshot import Shape, Snapshot
+    from directory.snapshot import Snapshot
 
 MATCHED = "federated"
 
@@ -92,7 +92,7 @@ def federated_body(
 ) -> tuple[Body, bool]:
     """The answer body for an address of a federated domain, and whether every caller gets the
     same (known and trusted)."""
-    from directory.lookup import _earliest, _permitted
+    from directory.lookup import _earliest, known_shape
 
     if now >= found.list_valid_until:
         return lookup._unknown(
@@ -114,23 +114,13 @@ def federated_body(
     trusted = evaluation.trust.level is not TrustLevel.NONE
     if not trusted and not may_see:
         return lookup._unknown(snapshot, addr, level, None, False, cap), False
-    max_level = evaluation.max_level
-    asked = level or max_level
-    requirement = lookup.policy.requirement(asked) if asked is not None else None
-    shape: Shape = (
-        True,
-        MATCHED,
-        evaluation.trust.level.label,
-        max_level.name if max_level else None,
-        level.name if level else None,
-        _permitted(level, max_level),
-        (
-            ("id", found.organisation_id),
-            ("name", found.organisation_name),
-            ("sector", found.sector),
-            ("directory", found.peer_name),
-        ),
-        tuple(handling(requirement, found.posture, False).items()),
-        tuple((r.code, r.classification, r.message) for r in evaluation.reasons),
+    organisation = (
+        ("id", found.organisation_id),
+        ("name", found.organisation_name),
+        ("sector", found.sector),
+        ("directory", found.peer_name),
+    )
+    shape = known_shape(
+        lookup.policy, evaluation, MATCHED, level, organisation, found.posture, facts
     )
     return (addr.text, snapshot.shape_id(shape), None, (), cap, cap), trusted

@@ -11,50 +11,18 @@ import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.serve import REPO, Served, clearance, served_demo
-from tests.support.servers import free_port, require_tool
+from tests.support.serve import REPO, Served, clearance, served_demo, serving
+from tests.support.servers import require_tool
 
 pytestmark = pytest.mark.integration
 REFRESH = 1.0  # B's cache_refresh_seconds
 ADDRESS = "j.smith@wessex.gov.uk"
-
-
-@contextmanager
-def serving(home: Path, env: dict[str, str], log_path: Path) -> Iterator[str]:
-    port = free_port()
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [*clearance(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                assert server.poll() is None, log_path.read_text()
-                try:
-                    httpx.get(f"{url}/openapi.json", timeout=1).raise_for_status()
-                    break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.1)
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-                raise
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -111,7 +79,7 @@ def test_b_answers_for_a_through_federation(directory_a: Served, tmp_path: Path)
        "--url", list_url, "--max-trust", "organisation-verified")  # fmt: skip
     b_lookup_key = json.loads(ok(b_env, "apikey", "create", "--scope", "lookup", "--json"))["key"]
 
-    with serving(b_home, b_env, tmp_path / "b.log") as b_url, httpx.Client(timeout=10) as http:
+    with serving(b_env, tmp_path / "b.log") as b_url, httpx.Client(timeout=10) as http:
 
         def look(address: str = ADDRESS) -> dict[str, Any]:
             reply = http.get(

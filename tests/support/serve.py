@@ -56,8 +56,15 @@ def served_demo(tmp_path: Path) -> Iterator[Served]:
     assert demo.returncode == 0, demo.stderr
     key = (home / "demo-api-key").read_text().strip()
     assert key in demo.stdout
+    with serving(env, tmp_path / "serve.log") as url:
+        yield Served(url, key, home, env)
+
+
+@contextmanager
+def serving(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """`clearance serve` on 127.0.0.1 and a free port with this environment, until it answers;
+    its URL; then a graceful stop (SIGTERM), checked."""
     port = free_port()
-    log_path = tmp_path / "serve.log"
     log = log_path.open("w")
     server = subprocess.Popen(
         [*clearance(), "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -78,7 +85,7 @@ def served_demo(tmp_path: Path) -> Iterator[Served]:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        yield Served(url, key, home, env)
+        yield url
     finally:
         server.terminate()
         try:
