@@ -161,7 +161,7 @@ class RecipientImport:
     def plan(self, candidates: Iterable[Candidate]) -> ImportPlan:
         store = self.directory.store
         org = self.organisation
-        verified = {d.name for d in store.domains(org.id) if d.verified_at is not None}
+        verified = {d.name: d for d in store.domains(org.id) if d.verified_at is not None}
         plan = ImportPlan()
         seen: set[str] = set()
         pending: list[tuple[Candidate, str]] = []
@@ -172,11 +172,11 @@ class RecipientImport:
                 plan.skipped.append((candidate.source, "no address in the source record"))
                 continue
             try:
-                address = normalise(candidate.address).text
+                parsed = normalise(candidate.address)
             except DirectoryError as exc:
                 plan.skipped.append((what, f"not a valid address: {exc.detail}"))
                 continue
-            domain = address.rpartition("@")[2]
+            address, domain = parsed.text, parsed.domain
             if domain not in verified:
                 owner = store.domain_by_name(domain)
                 why = (
@@ -185,6 +185,11 @@ class RecipientImport:
                     else f"{domain} is not verified yet"
                 )
                 plan.skipped.append((what, why))
+                continue
+            separator = verified[domain].subaddress_separator
+            if parsed.without_subaddress(separator) != parsed:
+                # lookups strip the tag on this domain: such an entry could never match
+                plan.skipped.append((what, f"{domain} uses {separator!r} for sub-addresses"))
                 continue
             if candidate.role not in ("person", "shared", "system"):
                 plan.skipped.append((what, f"unknown role {candidate.role!r}"))

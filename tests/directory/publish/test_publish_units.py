@@ -118,3 +118,22 @@ def test_csv_without_an_address_column_is_refused(directory: Directory, tmp_path
     source.write_text("name\nAnn\n")
     with pytest.raises(DirectoryError, match="address column"):
         list(read_csv(source, Mapping.load(CONFIG / "import.toml")))
+
+
+def test_a_tagged_address_on_a_sub_addressing_domain_is_skipped_not_fatal(
+    directory: Directory, tmp_path: Path
+) -> None:
+    """Lookups strip `+tag` on such a domain, so the entry could never match: the import skips
+    it and says why, and the rest of its chunk is still added."""
+    reg = directory.registration
+    org = reg.create_organisation(ADMIN, "Tag Council", "local-government", {"gss": "E2"})
+    domain = reg.claim_domain(ADMIN, org.id, "tag.gov.uk", subaddress_separator="+")
+    reg.record_domain_verification(ADMIN, domain.id, "test")
+    source = tmp_path / "staff.csv"
+    source.write_text("address,display_name\nann+news@tag.gov.uk,Ann\nbob@tag.gov.uk,Bob\n")
+    importer = RecipientImport(directory, ADMIN, org.id)
+    plan = importer.plan(read_csv(source, Mapping.load(CONFIG / "import.toml")))
+    assert [m.address for m in plan.add] == ["bob@tag.gov.uk"]
+    assert dict(plan.skipped) == {"ann+news@tag.gov.uk": "tag.gov.uk uses '+' for sub-addresses"}
+    assert importer.apply(plan) == 1
+    assert directory.store.mailbox_entry("bob@tag.gov.uk") is not None
