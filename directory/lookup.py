@@ -419,7 +419,11 @@ def _render(snapshot: Snapshot, body: Body, now: datetime, moment: Moment) -> di
     answer["address"] = address
     if name is not None and answer["organisation"] is not None:
         answer["organisation"] = {**answer["organisation"], "recipient_name": name}
-    answer["certificates"] = [{"serial": s, "not_after": n, "pem": p} for s, n, p in certificates]
+    answer["certificates"] = (
+        [{"serial": s, "not_after": n, "pem": p} for s, n, p in certificates]
+        if certificates
+        else []
+    )
     answer["checked_at"] = moment.checked_at
     answer["valid_until"] = (
         _stamp(cap) if cap is not None and cap < moment.until else moment.until_text
