@@ -211,7 +211,25 @@ class Lookup:
         rows = self._read(
             self.store.mailboxes.find, [k for k, d in zip(keys, domains, strict=True) if d]
         )
+        put = self.answers.put
+        memo = snapshot.answer_parts
+        rank = level.rank if level else None
         for (index, entry), addr, domain, key in zip(misses, parsed, domains, keys, strict=True):
+            row = rows.get(key) if domain is not None else None
+            if domain is not None and row is not None and not row.certificates:
+                # the common case, as _remember and _body would answer it, without their calls
+                facts = RecipientFacts(row.role, row.mailbox_verified_at is not None, False)
+                evaluation, renew_at = snapshot.evaluation_until(domain, facts, now)
+                if evaluation.trust.level is not TrustLevel.NONE:
+                    parts = memo.get((domain.id, facts, rank))
+                    if parts is None or parts.evaluation is not evaluation:
+                        parts = self._parts(snapshot, domain, facts, _MAILBOX, level, evaluation)
+                    cap = evaluation.valid_until
+                    stale_at = _earliest(renew_at, cap)
+                    body = (addr.text, parts.shape, row.display_name or None, (), cap, stale_at)
+                    put(table, (addresses[index], classification), body)
+                    bodies[index] = body
+                    continue
             bodies[index] = self._remember(
                 table,
                 (addresses[index], classification),
@@ -219,7 +237,7 @@ class Lookup:
                 snapshot,
                 addr,
                 domain,
-                rows.get(key),
+                row,
                 level,
                 detail,
                 now,
