@@ -18,9 +18,13 @@ A new policy, or a server without the recorded sequence, gets a full publish.
 from __future__ import annotations
 
 import base64
+import os
 import secrets
+import socket
 import time
+import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +32,7 @@ from typing import Any
 
 from ldap3.utils.conv import escape_filter_chars
 
-from directory.errors import DirectoryError, ErrorKind
+from directory.errors import DirectoryError, ErrorKind, conflict
 from directory.lookup import Lookup
 from directory.publish.connection import LDAPSession, LDAPTarget, Write, first, text
 from directory.publish.entries import (
@@ -44,9 +48,13 @@ from directory.publish.entries import (
     recipient_entry,
 )
 from directory.service import Directory
+from directory.store import leases
 from directory.store.changes import ChangeReader, DomainEntryFacts, MailboxFacts
 
 BATCH = 1000  # addresses per lookup_many
+LEASE = "ldap-publish"
+LEASE_SECONDS = 900.0  # well beyond a publish of 1,000,000 entries (~4 minutes); a crashed
+# run blocks the next for at most this long
 FILTER_CHUNK = 100  # values per (|(...)(...)) search filter
 READ_ATTRIBUTES = (
     "clearanceAddress",
@@ -110,6 +118,7 @@ class LDAPPublisher:
         self.reader = ChangeReader(directory.store.engine)
         self.ca_certificate = ca_certificate
         self.crl = crl
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         # The same lookup, with a validity window so long that an answer's valid_until is when
         # its facts lapse (see entries.HORIZON); always current (no snapshot delay).
         horizon_policy = replace(self.policy, answer_valid_seconds=int(HORIZON.total_seconds()))
@@ -120,16 +129,33 @@ class LDAPPublisher:
     # --- entry points ---------------------------------------------------------------------
     def publish(self) -> PublishReport:
         """Make the LDAP copy equal to the directory: add, modify and delete as needed."""
-        with LDAPSession(self.target) as session:
+        with self._lease(), LDAPSession(self.target) as session:
             return self._full(session)
 
     def sync(self) -> PublishReport:
         """Send only what changed since the last publish or sync."""
-        with LDAPSession(self.target) as session:
+        with self._lease(), LDAPSession(self.target) as session:
             state = self.published_state(session)
             if state is None or state.policy_digest != self.policy.digest:
                 return self._full(session)
             return self._incremental(session, state.seq)
+
+    @contextmanager
+    def _lease(self) -> Iterator[None]:
+        """One publish or sync at a time (directory/store/leases.py): another run's refusal
+        is a conflict, before anything is read or written."""
+        engine = self.store.engine
+        other = leases.take(engine, LEASE, self.holder, self.clock(), LEASE_SECONDS)
+        if other is not None:
+            holder, until = other
+            raise conflict(
+                f"another LDAP publish or sync is running ({holder}, lease until "
+                f"{until.isoformat()}); try again when it has finished"
+            )
+        try:
+            yield
+        finally:
+            leases.release(engine, LEASE, self.holder)
 
     def published_state(self, session: LDAPSession) -> PublishedState | None:
         found = session.read(self.layout.base_dn, ["clearanceSyncSeq", "clearancePolicyDigest"])

@@ -279,3 +279,13 @@ audit_log = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+# Who runs a singleton job (`clearance ldap publish/sync`) until when: operational state, not
+# part of the register, so neither audited nor counted in the change sequence.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
