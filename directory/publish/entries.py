@@ -35,6 +35,19 @@ HORIZON = timedelta(days=3650)
 Value = str | bytes
 Key = tuple[str, str]  # ("recipient", address) | ("domain", name) | ("organisation", id)
 
+# What a recipient or domain entry says of its answer (the same attributes, in this order)
+_ANSWER_ATTRIBUTES = (
+    "clearanceVerified",
+    "clearanceEntryKind",
+    "clearanceOrganisationId",
+    "clearanceMaxClassification",
+    "clearanceTrustLevel",
+    "clearanceSector",
+    "clearanceValidUntil",
+    "clearancePolicyName",
+    "clearancePolicyDigest",
+    "clearanceTransport",
+)
 RECIPIENT_ATTRIBUTES = (
     "cn",
     "sn",
@@ -42,34 +55,11 @@ RECIPIENT_ATTRIBUTES = (
     "displayName",
     "mail",
     "o",
-    "clearanceVerified",
-    "clearanceEntryKind",
-    "clearanceOrganisationId",
-    "clearanceMaxClassification",
-    "clearanceTrustLevel",
-    "clearanceSector",
-    "clearanceValidUntil",
-    "clearancePolicyName",
-    "clearancePolicyDigest",
-    "clearanceTransport",
+    *_ANSWER_ATTRIBUTES,
     "userSMIMECertificate",
     "userCertificate;binary",
 )
-DOMAIN_ATTRIBUTES = (
-    "cn",
-    "o",
-    "clearanceVerified",
-    "clearanceEntryKind",
-    "clearanceOrganisationId",
-    "clearanceMaxClassification",
-    "clearanceTrustLevel",
-    "clearanceSector",
-    "clearanceValidUntil",
-    "clearancePolicyName",
-    "clearancePolicyDigest",
-    "clearanceTransport",
-    "clearanceExcludedLocalPart",
-)
+DOMAIN_ATTRIBUTES = ("cn", "o", *_ANSWER_ATTRIBUTES, "clearanceExcludedLocalPart")
 ORGANISATION_ATTRIBUTES = (
     "o",
     "clearanceVerified",

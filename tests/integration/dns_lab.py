@@ -3,8 +3,13 @@ server for MTA-STS policies with a test CA, and DNSSEC trust anchors taken from 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
 
 from tests.support.knot import KnotServer
 from tests.support.policy_server import Policy, PolicyServer
@@ -141,3 +146,22 @@ def start_lab(knotd: str, directory: Path) -> DnsLab:
     bogus_ds = [line.rsplit(" ", 1)[0] + " " + "00" * 32 for line in knot.ds_records("bogus.test")]
     anchors.write_text("\n".join([*good_ds, *bogus_ds]) + "\n")
     return DnsLab(knot, server, ca_file, anchors)
+
+
+def cli_with_organisation(
+    lab: DnsLab, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[CliRunner, typer.Typer, str]:
+    """The CLI pointed at the lab's resolvers and a fresh home, with `clearance init` run and
+    one organisation (Budmouth) created: the runner, the app and the organisation's id."""
+    from api.cli.main import app
+
+    for key, value in lab.settings().items():
+        monkeypatch.setenv(f"CLEARANCE_{key.upper()}", str(value))
+    monkeypatch.setenv("CLEARANCE_HOME", str(home))
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    created = runner.invoke(
+        app, ["org", "create", "Budmouth", "--sector", "local-government", "--json"]
+    )
+    assert created.exit_code == 0, created.output
+    return runner, app, json.loads(created.stdout)["id"]

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from directory.authz import Principal
 from directory.errors import DirectoryError, ErrorKind
@@ -22,7 +21,7 @@ from directory.settings import load_settings
 from directory.store import tables as t
 from directory.verification.service import DnsVerification
 from tests.conftest import ADMIN, START, FrozenClock
-from tests.integration.dns_lab import ENFORCE, DnsLab, start_lab
+from tests.integration.dns_lab import ENFORCE, DnsLab, cli_with_organisation, start_lab
 from tests.support.policy_server import Policy
 from tests.support.servers import free_port, require_tool
 
@@ -406,18 +405,7 @@ def test_http_api(directory: Directory) -> None:
 
 
 def test_cli(tmp_path: Path, lab: DnsLab, monkeypatch: pytest.MonkeyPatch) -> None:
-    from api.cli.main import app
-
-    for key, value in lab.settings().items():
-        monkeypatch.setenv(f"CLEARANCE_{key.upper()}", str(value))
-    monkeypatch.setenv("CLEARANCE_HOME", str(tmp_path / "cli-home"))
-    runner = CliRunner()
-    assert runner.invoke(app, ["init"]).exit_code == 0
-    created = runner.invoke(
-        app, ["org", "create", "Budmouth", "--sector", "local-government", "--json"]
-    )
-    assert created.exit_code == 0, created.output
-    org_id = json.loads(created.stdout)["id"]
+    runner, app, org_id = cli_with_organisation(lab, tmp_path / "cli-home", monkeypatch)
     refused = runner.invoke(app, ["domain", "claim", org_id, "gov.uk"])
     assert refused.exit_code == 2
     claimed = runner.invoke(app, ["domain", "claim", org_id, "twospf.test", "--json"])

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from directory.errors import DirectoryError, ErrorKind
 from directory.service import Directory
@@ -20,7 +19,7 @@ from directory.settings import load_settings
 from directory.verification.pool import CheckPool, PostureJob
 from directory.verification.service import DnsVerification
 from tests.conftest import ADMIN, START, FrozenClock
-from tests.integration.dns_lab import DnsLab, start_lab
+from tests.integration.dns_lab import DnsLab, cli_with_organisation, start_lab
 from tests.support.servers import require_tool
 
 pytestmark = pytest.mark.integration
@@ -174,18 +173,7 @@ def test_a_broken_worker_fails_the_run_closed(tmp_path: Path, lab: DnsLab) -> No
 
 
 def test_cli_processes_option(tmp_path: Path, lab: DnsLab, monkeypatch: pytest.MonkeyPatch) -> None:
-    from api.cli.main import app
-
-    for key, value in lab.settings().items():
-        monkeypatch.setenv(f"CLEARANCE_{key.upper()}", str(value))
-    monkeypatch.setenv("CLEARANCE_HOME", str(tmp_path / "cli-home"))
-    runner = CliRunner()
-    assert runner.invoke(app, ["init"]).exit_code == 0
-    created = runner.invoke(
-        app, ["org", "create", "Budmouth", "--sector", "local-government", "--json"]
-    )
-    assert created.exit_code == 0, created.output
-    org_id = json.loads(created.stdout)["id"]
+    runner, app, org_id = cli_with_organisation(lab, tmp_path / "cli-home", monkeypatch)
     assert runner.invoke(app, ["domain", "claim", org_id, "weak.test"]).exit_code == 0
     assert runner.invoke(app, ["verify", "due", "--processes", "0"]).exit_code == 2
     due = runner.invoke(app, ["verify", "due", "--processes", "2", "--json"])
