@@ -61,13 +61,13 @@ class Moment:
     policy_digest: str
 
 
-# An answer as cached, without what every answer of its shape says (Snapshot.shapes) and its
+# An answer as cached, without what every answer of its shape says (Snapshot.rendered) and its
 # time stamps: a plain tuple of atomic parts (strings, numbers, datetimes), which the garbage
 # collector stops tracking at once, so that a full answer cache costs its collections nothing
 # (a NamedTuple, a dataclass or fresh nested tuples would stay tracked). Fields by position:
 Body = tuple[
     str,  # the address, normalised
-    int,  # its shape: index in Snapshot.shapes
+    int,  # its shape's number: index in Snapshot.rendered
     str | None,  # the recipient's name
     tuple[tuple[str, str, str], ...],  # certificates: serial, not_after, PEM
     datetime | None,  # CAP: valid_until is at most this (the evaluation's, a certificate's end)

@@ -53,7 +53,7 @@ class AnswerParts:
     """A known answer's shape for an evaluation and the level asked (see Lookup._parts)."""
 
     evaluation: Evaluation
-    shape: int  # index in Snapshot.shapes
+    shape: int  # its number: index in Snapshot.rendered
 
 
 @dataclass
@@ -77,11 +77,10 @@ class Snapshot:
     answer_parts: dict[tuple[str, RecipientFacts, int | None], AnswerParts] = field(
         default_factory=dict
     )
-    # every distinct answer shape, numbered: cached answers name theirs by number
-    shapes: list[Shape] = field(default_factory=list)
-    # ... and each as an answer without its address, certificates and time stamps: see _rendered
+    # every distinct answer shape, numbered (cached answers name theirs by number), as the answer
+    # it renders to without its address, certificates and time stamps: see _rendered
     rendered: list[dict[str, Any]] = field(default_factory=list)
-    _shape_ids: dict[Shape, int] = field(default_factory=dict)
+    _shape_ids: dict[Shape, int] = field(default_factory=dict)  # shape -> its number
     # by (reason code shown, rank asked): the number of an untrusted answer's shape
     unknown_shapes: dict[tuple[str | None, int | None], int] = field(default_factory=dict)
 
@@ -92,8 +91,7 @@ class Snapshot:
                 found = self._shape_ids.get(shape)
                 if found is None:
                     self.rendered.append(_rendered(shape, self.policy))
-                    self.shapes.append(shape)
-                    found = self._shape_ids[shape] = len(self.shapes) - 1
+                    found = self._shape_ids[shape] = len(self.rendered) - 1
         return found
 
     @classmethod
