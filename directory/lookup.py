@@ -218,7 +218,7 @@ class Lookup:
             row = rows.get(key) if domain is not None else None
             if domain is not None and row is not None and not row.certificates:
                 # the common case, as _remember and _body would answer it, without their calls
-                facts = RecipientFacts(row.role, row.mailbox_verified_at is not None, False)
+                facts = RecipientFacts(row.role, row.mailbox_verified, False)
                 evaluation, renew_at = snapshot.evaluation_until(domain, facts, now)
                 if evaluation.trust.level is not TrustLevel.NONE:
                     parts = memo.get((domain.id, facts, rank))
@@ -308,7 +308,7 @@ class Lookup:
                 elif now < c.not_before:  # becomes live later: the answer changes then
                     stale_at = _earliest(stale_at, c.not_before)
             facts = RecipientFacts(
-                row.role, row.mailbox_verified_at is not None, bool(certificates)
+                row.role, row.mailbox_verified, bool(certificates)
             )
             display_name = row.display_name
         else:

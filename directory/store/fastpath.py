@@ -28,9 +28,10 @@ from sqlalchemy import Engine
 
 from directory.errors import DirectoryError, ErrorKind
 
+# only what an answer needs: whether the mailbox is verified, not when (no date to parse)
 _COLUMNS = (
-    "r.address, r.id, r.organisation_id, r.domain_id, r.role, r.mailbox_verified_at, "
-    "r.display_name, c.serial, c.not_before, c.not_after, c.der"
+    "r.address, r.role, r.mailbox_verified_at IS NOT NULL, r.display_name, "
+    "c.serial, c.not_before, c.not_after, c.der"
 )
 _FROM = (
     "FROM recipients r LEFT JOIN certificates c ON c.recipient_id = r.id "
@@ -50,11 +51,8 @@ class LiveCertificate:
 @dataclass(slots=True)
 class MailboxRow:
     address: str
-    id: str
-    organisation_id: str
-    domain_id: str
     role: str
-    mailbox_verified_at: datetime | None
+    mailbox_verified: bool
     display_name: str | None
     certificates: list[LiveCertificate]
 
@@ -165,8 +163,8 @@ class MailboxFinder:
         if not fetched:
             return None
         row = fetched[0]
-        if len(fetched) == 1 and row[7] is None:  # the common case: no live certificate
-            return MailboxRow(row[0], row[1], row[2], row[3], row[4], _when(row[5]), row[6], [])
+        if len(fetched) == 1 and row[4] is None:  # the common case: no live certificate
+            return MailboxRow(row[0], row[1], bool(row[2]), row[3], [])
         return _rows(fetched).get(address)
 
     def find(self, addresses: Sequence[str]) -> dict[str, MailboxRow]:
@@ -212,11 +210,9 @@ def _rows(fetched: list[Any]) -> dict[str, MailboxRow]:
     for row in fetched:
         entry = found.get(row[0])
         if entry is None:
-            entry = found[row[0]] = MailboxRow(
-                row[0], row[1], row[2], row[3], row[4], _when(row[5]), row[6], []
-            )
-        if row[7] is not None:
+            entry = found[row[0]] = MailboxRow(row[0], row[1], bool(row[2]), row[3], [])
+        if row[4] is not None:
             entry.certificates.append(
-                LiveCertificate(row[7], _when(row[8]), _when(row[9]), bytes(row[10]))  # type: ignore[arg-type]
+                LiveCertificate(row[4], _when(row[5]), _when(row[6]), bytes(row[7]))  # type: ignore[arg-type]
             )
     return found
