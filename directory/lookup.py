@@ -307,9 +307,7 @@ class Lookup:
                     certificates.append(c)
                 elif now < c.not_before:  # becomes live later: the answer changes then
                     stale_at = _earliest(stale_at, c.not_before)
-            facts = RecipientFacts(
-                row.role, row.mailbox_verified, bool(certificates)
-            )
+            facts = RecipientFacts(row.role, row.mailbox_verified, bool(certificates))
             display_name = row.display_name
         else:
             entry = snapshot.domain_entries.get(domain.id)
