@@ -88,7 +88,9 @@ class MailboxFinder:
         marker = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self.marker = marker
         self._one_sql = f"SELECT {_COLUMNS} {_FROM}= {marker}"
+        self._many_sql = f"SELECT {_COLUMNS} {_FROM}= ANY({marker})"
         self._hold = engine.dialect.name == "sqlite"
+        self._array = engine.dialect.name == "postgresql"
         self.epoch = 0  # bumped by renew(): held read transactions start again
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -173,10 +175,12 @@ class MailboxFinder:
         unique = list(dict.fromkeys(addresses))
         if len(unique) == 1:
             return _rows(self._fetch(self._one_sql, unique))
+        if self._array:  # PostgreSQL: one array parameter, one statement text, prepared
+            return _rows(self._fetch(self._many_sql, (unique,)))
         sql = f"SELECT {_COLUMNS} {_FROM}IN ({', '.join([self.marker] * len(unique))})"
         return _rows(self._fetch(sql, unique))
 
-    def _fetch(self, sql: str, params: Sequence[str]) -> list[Any]:
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
         """Run one statement; any driver error means the directory cannot answer (fail closed).
 
         psycopg prepares a statement on the server after a few executions; sqlite3 keeps a
