@@ -117,19 +117,25 @@ def run_load(
     connections: int,
     seconds: float,
     threads: int = 2,
+    bodies: Sequence[str] | None = None,
 ) -> LoadResult:
+    """GET each of `paths` in turn or, with `bodies`, POST each body in turn to `paths[0]`
+    (JSON). The load generator's threads start at evenly spaced offsets, so that a list longer
+    than the run needs is never asked twice."""
     if shutil.which("wrk"):
-        return _wrk(base, paths, headers, connections, seconds, threads)
-    return asyncio.run(_httpx(base, paths, headers, connections, seconds))
+        return _wrk(base, paths, headers, connections, seconds, threads, bodies)
+    return asyncio.run(_httpx(base, paths, headers, connections, seconds, bodies))
 
 
 _LUA = """
 local paths = {%(paths)s}
+local bodies = {%(bodies)s}
 %(headers)s
 local counter = 0
 local next_id = 0
+local items = #bodies > 0 and #bodies or #paths
 function setup(thread)
-  thread:set("offset", next_id * 7919)
+  thread:set("offset", next_id * math.floor(items / %(threads)d))
   next_id = next_id + 1
 end
 function init(args)
@@ -137,6 +143,9 @@ function init(args)
 end
 function request()
   counter = counter + 1
+  if #bodies > 0 then
+    return wrk.format("POST", paths[1], nil, bodies[(counter %% #bodies) + 1])
+  end
   return wrk.format(nil, paths[(counter %% #paths) + 1])
 end
 function done(summary, latency, requests)
@@ -161,9 +170,14 @@ def _wrk(
     connections: int,
     seconds: float,
     threads: int,
+    bodies: Sequence[str] | None = None,
 ) -> LoadResult:
+    if bodies:
+        headers = {**headers, "Content-Type": "application/json"}
     script = _LUA % {
         "paths": ",\n".join(_lua_string(p) for p in paths),
+        "bodies": ",\n".join(_lua_string(b) for b in bodies or ()),
+        "threads": threads,
         "headers": "\n".join(
             f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()
         ),
@@ -206,7 +220,12 @@ def _wrk(
 
 
 async def _httpx(
-    base: str, paths: Sequence[str], headers: dict[str, str], connections: int, seconds: float
+    base: str,
+    paths: Sequence[str],
+    headers: dict[str, str],
+    connections: int,
+    seconds: float,
+    bodies: Sequence[str] | None = None,
 ) -> LoadResult:
     latencies: list[float] = []
     errors = 0
@@ -215,6 +234,9 @@ async def _httpx(
     async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits) as client:
         deadline = time.perf_counter() + seconds
 
+        items = len(bodies) if bodies else len(paths)
+        json_type = {"Content-Type": "application/json"}
+
         async def worker(offset: int) -> None:
             nonlocal errors
             i = offset
@@ -222,7 +244,12 @@ async def _httpx(
                 i += 1
                 start = time.perf_counter()
                 try:
-                    answer = await client.get(paths[i % len(paths)])
+                    if bodies:
+                        answer = await client.post(
+                            paths[0], content=bodies[i % items], headers=json_type
+                        )
+                    else:
+                        answer = await client.get(paths[i % items])
                     if answer.status_code != 200:
                         errors += 1
                 except httpx.HTTPError:
@@ -230,7 +257,7 @@ async def _httpx(
                 latencies.append((time.perf_counter() - start) * 1000)
 
         began = time.perf_counter()
-        await asyncio.gather(*(worker(n * 7919) for n in range(connections)))
+        await asyncio.gather(*(worker(n * (items // connections)) for n in range(connections)))
         elapsed = time.perf_counter() - began
     return LoadResult(
         "httpx",

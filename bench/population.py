@@ -37,6 +37,7 @@ SECTORS = (
     "private-supplier",
 )
 CHUNK = 10_000
+HOT = 5_000  # distinct addresses in the warm workload (Population.hot)
 
 
 @dataclass
@@ -62,6 +63,14 @@ class Population:
             )
             out.append(rng.choice(pool))
         return out
+
+    def hot(self, count: int, distinct: int = HOT, seed: int = 7) -> list[str]:
+        """`count` draws from a hot set of `distinct` addresses of the mix: the warm workload.
+        The same number of distinct addresses at every size, so that a larger register does
+        not also mean a larger working set for the answer cache."""
+        rng = random.Random(seed)
+        pool = list(dict.fromkeys(self.mix(distinct * 3, seed=seed)))[:distinct]
+        return [rng.choice(pool) for _ in range(count)]
 
 
 def _id(rng: random.Random) -> str:
