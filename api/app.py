@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
+from api.batcher import LookupBatcher
 from api.routes import admin, domains_dns, lookup
 from api.routes import decisions as decision_routes
 from api.routes import federation as federation_routes
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
         lifespan=lifespan,
     )
     app.state.directory = directory
+    app.state.lookups = LookupBatcher(directory.lookup)
     problems.install(app)
     app.include_router(lookup.router)
     app.include_router(admin.router)

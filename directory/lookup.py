@@ -118,19 +118,32 @@ class Lookup:
         return level
 
     # --- public entry points --------------------------------------------------------------
-    def lookup(
+    def cached(
         self, address: str, classification: str | None = None, detail: DetailRule = no_detail
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | None:
+        """The answer `lookup` would give, when the answer cache holds it; else None (and the
+        cache and the store are not touched: a caller may then gather misses into a batch)."""
         snapshot, table = self.snapshots.current_with_answers()
-        now = self.clock()
-        key = (address, classification)
-        entry = table.get(key)
+        entry = table.get((address, classification))
         if entry is not None:
             body = entry if len(entry) != 3 else entry[2 if detail(entry[0]) else 1]
+            now = self.clock()
             if body is not None and (body[STALE_AT] is None or now < body[STALE_AT]):
                 self.answers.hits += 1
                 return _render(snapshot, body, now, self._moment_of(now))
+        return None
+
+    def lookup(
+        self, address: str, classification: str | None = None, detail: DetailRule = no_detail
+    ) -> dict[str, Any]:
+        answer = self.cached(address, classification, detail)
+        if answer is not None:
+            return answer
         self.answers.misses += 1
+        snapshot, table = self.snapshots.current_with_answers()
+        now = self.clock()
+        key = (address, classification)
+        entry = table.get(key)  # an answer for the other detail rights, or stale
         level = self.classification(classification)
         addr = normalise(address)
         domain = snapshot.domains.get(addr.domain)

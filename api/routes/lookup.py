@@ -6,7 +6,8 @@ same as the declared form (`address: str = Query(max_length=1024)`, `classificat
 = Query(None, max_length=200)`, `Depends(principal)`): the key is checked first (401), then the
 query (422 with the same pydantic messages), and the OpenAPI description is unchanged. Answers
 are encoded with orjson; they come from the directory's per-process answer cache when it holds
-them (directory/lookup.py), with `checked_at` and `valid_until` always of this request.
+them (directory/lookup.py), with `checked_at` and `valid_until` always of this request; the
+lookups it does not hold are answered together, once per event-loop iteration (api/batcher.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, ValidationError
 
 from api.auth import caller_of, directory_of, principal
+from api.batcher import LookupBatcher
 from api.schemas import BatchAnswer, BatchLookup, LookupAnswer
 from directory.authz import Action, Principal, authorize, detail_rule
 
@@ -91,7 +93,8 @@ async def lookup_one(request: Request) -> Response:
     ):
         raise _invalid(address, classification)
     authorize(caller, Action.LOOKUP)
-    answer = directory_of(request).lookup.lookup(address, classification, detail_rule(caller))
+    batcher: LookupBatcher = request.app.state.lookups
+    answer = await batcher.answer(address, classification, detail_rule(caller))
     return Response(orjson.dumps(answer), media_type="application/json")
 
 

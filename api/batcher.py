@@ -1,0 +1,94 @@
+"""Single lookups over HTTP that miss the answer cache, answered together.
+
+A worker serving many connections receives their requests in bursts: the event loop runs every
+request that arrived in one iteration before it runs the next callback. `LookupBatcher` collects
+the single lookups the answer cache did not hold during one iteration and answers them at its
+end with one `Lookup.lookup_many` per (classification, detail rule): one store query for all
+their mailbox entries instead of one each (on PostgreSQL one network round trip instead of
+many), with answers identical to `Lookup.lookup`'s.
+
+A bad address fails only its own request: when a batch is refused as malformed, each of its
+lookups is answered on its own. Any other failure (the store cannot answer) fails every lookup
+of the batch, which the API turns into an error response: never an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from directory.errors import DirectoryError, ErrorKind
+from directory.lookup import DetailRule, Lookup
+
+Waiter = tuple[str, "asyncio.Future[dict[str, Any]]"]
+
+
+class LookupBatcher:
+    def __init__(self, lookup: Lookup, max_batch: int = 256) -> None:
+        self.lookup = lookup
+        self.max_batch = min(max_batch, lookup.batch_limit)
+        self._pending: dict[tuple[str | None, DetailRule], list[Waiter]] = {}
+        self.batches = 0  # lookup_many calls made, for tests and benchmarks
+        self.answered = 0
+
+    async def answer(
+        self, address: str, classification: str | None, detail: DetailRule
+    ) -> dict[str, Any]:
+        """What `Lookup.lookup(address, classification, detail)` answers, or raises."""
+        answer = self.lookup.cached(address, classification, detail)
+        if answer is not None:
+            return answer
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[dict[str, Any]] = loop.create_future()
+        if not self._pending:  # the first this iteration: answer them all at its end
+            loop.call_soon(self._flush)
+        self._pending.setdefault((classification, detail), []).append((address, waiter))
+        return await waiter
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        for (classification, detail), waiters in pending.items():
+            for first in range(0, len(waiters), self.max_batch):
+                self._answer(waiters[first : first + self.max_batch], classification, detail)
+
+    def _answer(
+        self, waiters: list[Waiter], classification: str | None, detail: DetailRule
+    ) -> None:
+        if len(waiters) == 1:
+            self._answer_one(waiters[0], classification, detail)
+            return
+        try:
+            answers = self.lookup.lookup_many([a for a, _ in waiters], classification, detail)
+        except DirectoryError as exc:
+            if exc.kind is not ErrorKind.MALFORMED:
+                _fail_all(waiters, exc)
+                return
+            for waiter in waiters:  # which one is bad: each answered (or refused) alone
+                self._answer_one(waiter, classification, detail)
+            return
+        except Exception as exc:  # anything else is the store failing: no answer
+            _fail_all(waiters, exc)
+            return
+        self.batches += 1
+        self.answered += len(waiters)
+        for (_, future), answer in zip(waiters, answers, strict=True):
+            if not future.done():  # the client went away meanwhile
+                future.set_result(answer)
+
+    def _answer_one(self, waiter: Waiter, classification: str | None, detail: DetailRule) -> None:
+        """Exactly `Lookup.lookup`: its answer, or its error for this address."""
+        address, future = waiter
+        try:
+            answer = self.lookup.lookup(address, classification, detail)
+        except Exception as exc:
+            _fail_all([waiter], exc)
+            return
+        self.answered += 1
+        if not future.done():
+            future.set_result(answer)
+
+
+def _fail_all(waiters: list[Waiter], exc: BaseException) -> None:
+    for _, future in waiters:
+        if not future.done():
+            future.set_exception(exc)
