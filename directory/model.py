@@ -174,21 +174,6 @@ class Sponsorship:
 
 
 @dataclass(frozen=True, slots=True)
-class CertificateRecord:
-    serial: str  # hex
-    recipient_id: str
-    email: str
-    not_before: datetime
-    not_after: datetime
-    pem: str
-    revoked_at: datetime | None = None
-    revocation_reason: str | None = None
-
-    def valid_at(self, now: datetime) -> bool:
-        return self.revoked_at is None and self.not_before <= now < self.not_after
-
-
-@dataclass(frozen=True, slots=True)
 class ApiKey:
     id: str
     name: str

@@ -9,7 +9,6 @@ from typing import Any
 from directory.model import (
     Accreditation,
     ApiKey,
-    CertificateRecord,
     DmarcPolicy,
     Domain,
     Organisation,
@@ -134,19 +133,6 @@ def sponsorship(row: Mapping[Any, Any]) -> Sponsorship:
         valid_from=row["valid_from"],
         expires=row["expires"],
         status=RecordStatus(row["status"]),
-    )
-
-
-def certificate(row: Mapping[Any, Any], pem: str) -> CertificateRecord:
-    return CertificateRecord(
-        serial=row["serial"],
-        recipient_id=row["recipient_id"],
-        email=row["email"],
-        not_before=row["not_before"],
-        not_after=row["not_after"],
-        pem=pem,
-        revoked_at=row["revoked_at"],
-        revocation_reason=row["revocation_reason"],
     )
 
 
