@@ -40,21 +40,6 @@ _FROM = (
 )
 
 
-# PostgreSQL batches: one array parameter (one statement text, so psycopg prepares it), and the
-# certificates joined per row (LATERAL, kept from being flattened by OFFSET 0, so through their
-# recipient_id index): with a plain LEFT JOIN the planner hashes a sequential scan of every
-# certificate for each batch, 5-8 of a batch's 11-16 ms at 1M entries (20,000 certificates;
-# 7 ms in all this way, EXPLAIN ANALYZE).
-_MANY_POSTGRESQL = (
-    "SELECT r.address, r.role, r.mailbox_verified_at IS NOT NULL, r.display_name, "
-    "c.serial, c.not_before, c.not_after, c.der "
-    "FROM recipients r LEFT JOIN LATERAL (SELECT serial, not_before, not_after, der "
-    "FROM certificates WHERE recipient_id = r.id AND revoked_at IS NULL AND der IS NOT NULL "
-    "OFFSET 0) c "
-    "ON true WHERE r.status = 'active' AND r.kind = 'mailbox' AND r.address = ANY(%s)"
-)
-
-
 @dataclass(frozen=True, slots=True)
 class LiveCertificate:
     serial: str
@@ -103,7 +88,7 @@ class MailboxFinder:
         marker = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self.marker = marker
         self._one_sql = f"SELECT {_COLUMNS} {_FROM}= {marker}"
-        self._many_sql = _MANY_POSTGRESQL
+        self._many_sql = f"SELECT {_COLUMNS} {_FROM}= ANY({marker})"
         self._hold = engine.dialect.name == "sqlite"
         self._array = engine.dialect.name == "postgresql"
         self.epoch = 0  # bumped by renew(): held read transactions start again
