@@ -59,15 +59,12 @@ class LookupBatcher:
             return
         try:
             answers = self.lookup.lookup_many([a for a, _ in waiters], classification, detail)
-        except DirectoryError as exc:
-            if exc.kind is not ErrorKind.MALFORMED:
+        except Exception as exc:
+            if isinstance(exc, DirectoryError) and exc.kind is ErrorKind.MALFORMED:
+                for waiter in waiters:  # which one is bad: each answered (or refused) alone
+                    self._answer_one(waiter, classification, detail)
+            else:  # the store cannot answer: no answer for any of them
                 _fail_all(waiters, exc)
-                return
-            for waiter in waiters:  # which one is bad: each answered (or refused) alone
-                self._answer_one(waiter, classification, detail)
-            return
-        except Exception as exc:  # anything else is the store failing: no answer
-            _fail_all(waiters, exc)
             return
         self.batches += 1
         self.answered += len(waiters)
