@@ -19,7 +19,7 @@ from directory.settings import Settings, load_settings
 
 
 def create_app(settings: Settings | None = None, directory: Directory | None = None) -> FastAPI:
-    directory = directory or Directory(settings or load_settings())
+    directory = directory or Directory(settings or load_settings(), serving=True)
     directory.check_schema()
 
     @asynccontextmanager

@@ -68,6 +68,7 @@ from bench.population import Population, populate  # noqa: E402
 from directory.authz import Principal  # noqa: E402
 from directory.service import Directory  # noqa: E402
 from directory.settings import Settings, load_settings  # noqa: E402
+from directory.store.mirror import MirroredFinder  # noqa: E402
 
 OPERATOR = Principal("cli:bench", frozenset({"directory-admin"}))
 MODES = ("inprocess", "batch", "http", "http-batch", "staleness", "reference", "memory")
@@ -368,7 +369,9 @@ def backend(name: str, workdir: Path) -> Iterator[tuple[str, list[int]]]:
         yield url, [int(pidfile.read_text().split()[0])]
 
 
-def database_for(base_url: str, size: int, workdir: Path) -> tuple[dict[str, str], Settings]:
+def database_for(
+    base_url: str, size: int, workdir: Path, mirror: bool = True
+) -> tuple[dict[str, str], Settings]:
     home = workdir / f"home-{size}"
     home.mkdir(parents=True, exist_ok=True)
     url = ""
@@ -381,8 +384,39 @@ def database_for(base_url: str, size: int, workdir: Path) -> tuple[dict[str, str
             conn.execute(f"DROP DATABASE IF EXISTS {name}")
             conn.execute(f"CREATE DATABASE {name}")
         url = base_url.rsplit("/", 1)[0] + f"/{name}"
-    env = {"CLEARANCE_HOME": str(home), "CLEARANCE_DATABASE_URL": url}
-    return env, load_settings(home=home, database_url=url)
+    env = {
+        "CLEARANCE_HOME": str(home),
+        "CLEARANCE_DATABASE_URL": url,
+        "CLEARANCE_LOOKUP_MIRROR": "true" if mirror else "false",
+    }
+    return env, load_settings(home=home, database_url=url, lookup_mirror=mirror)
+
+
+def build_mirror(settings: Settings) -> dict[str, Any] | None:
+    """With PostgreSQL: make the servers' local lookup mirror before they start (the first
+    copy, timed); None when there is none to make."""
+    directory = Directory(settings, serving=True)
+    try:
+        finder = directory.store.mailboxes
+        if not isinstance(finder, MirroredFinder):
+            return None
+        began = time.perf_counter()
+        finder.mirror.sync()
+        took = time.perf_counter() - began
+        return {"seconds": took, "mib": finder.mirror.path.stat().st_size / (1 << 20)}
+    finally:
+        directory.close()
+
+
+def mirror_current(directory: Directory) -> bool:
+    """Bring a serving directory's mirror up to date now, so that lookups read it from the
+    next refresh on (in a server the syncer thread does this); False when it has none."""
+    finder = directory.store.mailboxes
+    if not isinstance(finder, MirroredFinder):
+        return False
+    finder.mirror.sync()
+    directory.lookup.snapshots.invalidate()
+    return True
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -396,7 +430,9 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             with ExitStack() as stack:
                 base_url, db = stack.enter_context(backend(backend_name, workdir))
                 for size in args.sizes:
-                    env, settings = database_for(base_url, size, workdir / backend_name)
+                    env, settings = database_for(
+                        base_url, size, workdir / backend_name, mirror=not args.no_mirror
+                    )
                     began = time.perf_counter()
                     pop = populate(settings, size)
                     written = time.perf_counter() - began
@@ -405,6 +441,13 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                         f"{pop.domains:,} domains) written in {written:.1f} s",
                         file=sys.stderr,
                     )
+                    mirror = build_mirror(settings)
+                    if mirror is not None:
+                        print(
+                            f"# lookup mirror: {mirror['mib']:.0f} MiB made in "
+                            f"{mirror['seconds']:.1f} s",
+                            file=sys.stderr,
+                        )
                     warm = pop.hot(50_000)
                     cold = cold_mix(pop, min(400_000, int(args.seconds * 40_000) + 205_000))
                     for mode, mix in _plan(args):
@@ -413,8 +456,9 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                         row["mix"] = mix
                         addresses = cold if mix == "cold" else warm
                         if mode in ("inprocess", "batch", "memory"):
-                            directory = Directory(settings)
+                            directory = Directory(settings, serving=True)
                             try:
+                                mirrored = mirror_current(directory)
                                 if mode == "memory":
                                     row.update(cache_memory(directory, cold))
                                 else:
@@ -424,6 +468,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                                     gc_mode = nullcontext() if args.default_gc else tuned_gc()
                                     with gc_mode:
                                         row.update(measure(directory, addresses, args.seconds, db))
+                                row["mirror"] = mirrored and _reading_mirror(directory)
                             finally:
                                 directory.close()
                         elif mode == "http":
@@ -443,6 +488,11 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                         print(_progress(row), file=sys.stderr)
                         results.append(row)
     return results
+
+
+def _reading_mirror(directory: Directory) -> bool:
+    finder = directory.store.mailboxes
+    return isinstance(finder, MirroredFinder) and finder.reading_mirror
 
 
 def _plan(args: argparse.Namespace) -> list[tuple[str, str]]:
@@ -468,6 +518,8 @@ def _rows(results: list[dict[str, Any]]) -> list[list[Any]]:
         note = ""
         if r.get("hit_rate") is not None:
             note = f"cache hits {r['hit_rate']:.1%}"
+            if r.get("mirror"):
+                note += ", mirror"
         if r["mode"].startswith(("http", "reference")):
             note = f"{r['tool']}, {r['errors']} errors"
             if r.get("private_mib_per_worker"):
@@ -514,6 +566,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--default-gc",
         action="store_true",
         help="in process: leave the garbage collector as Python sets it, not as the servers do",
+    )
+    parser.add_argument(
+        "--no-mirror",
+        action="store_true",
+        help="PostgreSQL: no local lookup mirror (every uncached lookup asks the server)",
     )
     parser.add_argument("--quick", action="store_true", help="2,000 entries, 2 s each: a smoke run")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")

@@ -18,6 +18,7 @@ from directory.registration import Registration
 from directory.settings import Settings
 from directory.store import migrate
 from directory.store.engine import make_engine
+from directory.store.mirror import LookupMirror
 from directory.store.store import DirectoryStore
 
 Clock = Callable[[], datetime]
@@ -28,15 +29,24 @@ def utc_now() -> datetime:
 
 
 class Directory:
-    def __init__(self, settings: Settings, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock = utc_now, *, serving: bool = False
+    ) -> None:
+        """`serving`: a long-running process (the API server, the gateway), which with a
+        PostgreSQL store keeps the local lookup mirror when `lookup_mirror` is on."""
         self.settings = settings
         self.clock = clock
         self.policy: Policy = load_policy(settings.policy_path, settings.schemes_dir)
         if settings.url.startswith("sqlite"):
             settings.home.mkdir(parents=True, exist_ok=True)
-        self.store = DirectoryStore(
-            make_engine(settings.url, sqlite_mmap_bytes=settings.sqlite_mmap_mib << 20)
-        )
+        mmap_bytes = settings.sqlite_mmap_mib << 20
+        engine = make_engine(settings.url, sqlite_mmap_bytes=mmap_bytes)
+        mirror = None
+        if serving and settings.lookup_mirror and engine.dialect.name == "postgresql":
+            settings.home.mkdir(parents=True, exist_ok=True)
+            path = settings.home / "lookup-mirror.db"
+            mirror = LookupMirror(engine, path, mmap_bytes=mmap_bytes)
+        self.store = DirectoryStore(engine, mirror=mirror)
         self.lookup = Lookup(
             self.store,
             self.policy,

@@ -302,7 +302,7 @@ class SnapshotHolder:
             state = self.store.state()
             # mailbox reads from here on start after that state (before any table for it is
             # handed out: an answer cached under a sequence never predates it)
-            self.store.mailboxes.renew()
+            self.store.mailboxes.renew(state.seq)
             snapshot = self._snapshot
             if snapshot is None or state.register_seq != snapshot.register_seq:
                 snapshot = self._snapshot = Snapshot.build(self.store.register_data(), self.policy)

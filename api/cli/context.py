@@ -21,8 +21,9 @@ from directory.settings import load_settings
 console = Console()
 
 
-def open_directory(*, check: bool = True) -> Directory:
-    directory = Directory(load_settings())
+def open_directory(*, check: bool = True, serving: bool = False) -> Directory:
+    """`serving`: for a long-running command (see Directory)."""
+    directory = Directory(load_settings(), serving=serving)
     if check:
         directory.check_schema()
     return directory

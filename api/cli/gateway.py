@@ -45,7 +45,7 @@ def serve(
             socketmap_port=socketmap_port,
         )
         raise typer.Exit(status)
-    directory = open_directory()
+    directory = open_directory(serving=True)
     try:
         rules = gateway_rules(directory, mode=mode, answer_cache_entries=answer_cache)
         gateway = Gateway(directory, rules, lookup_threads=lookup_threads)

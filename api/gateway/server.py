@@ -133,7 +133,7 @@ def _announce(rules: GatewayRules, policy_port: int, socketmap_port: int, worker
 
 
 # --- several worker processes ---------------------------------------------------------------
-OpenDirectory = Callable[[], Directory]
+OpenDirectory = Callable[..., Directory]  # open_directory(*, serving=False)
 
 
 def _reserve(host: str, port: int) -> socket.socket:
@@ -159,7 +159,7 @@ def _worker(
     ready: Connection,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent passes a SIGTERM on
-    directory = open_directory()
+    directory = open_directory(serving=True)
     try:
         gateway = Gateway(
             directory,

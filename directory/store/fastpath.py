@@ -83,12 +83,14 @@ class _Reader:
 
 
 class MailboxFinder:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, from_clause: str = _FROM) -> None:
+        """`from_clause` ends with the address column, to be compared (a mirror's differs)."""
         self.engine = engine
         marker = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self.marker = marker
-        self._one_sql = f"SELECT {_COLUMNS} {_FROM}= {marker}"
-        self._many_sql = f"SELECT {_COLUMNS} {_FROM}= ANY({marker})"
+        self._from = from_clause
+        self._one_sql = f"SELECT {_COLUMNS} {from_clause}= {marker}"
+        self._many_sql = f"SELECT {_COLUMNS} {from_clause}= ANY({marker})"
         self._hold = engine.dialect.name == "sqlite"
         self._array = engine.dialect.name == "postgresql"
         self.epoch = 0  # bumped by renew(): held read transactions start again
@@ -98,8 +100,9 @@ class MailboxFinder:
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
 
-    def renew(self) -> None:
-        """From now on, read what has been committed so far (see the module docstring)."""
+    def renew(self, seq: int | None = None) -> None:
+        """From now on, read what has been committed so far (see the module docstring). `seq`,
+        the change sequence the caller has just read, matters only to a mirror's reads."""
         self.epoch += 1
 
     def _reader(self) -> _Reader:
@@ -177,7 +180,7 @@ class MailboxFinder:
             return _rows(self._fetch(self._one_sql, unique))
         if self._array:  # PostgreSQL: one array parameter, one statement text, prepared
             return _rows(self._fetch(self._many_sql, (unique,)))
-        sql = f"SELECT {_COLUMNS} {_FROM}IN ({', '.join([self.marker] * len(unique))})"
+        sql = f"SELECT {_COLUMNS} {self._from}IN ({', '.join([self.marker] * len(unique))})"
         return _rows(self._fetch(sql, unique))
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:

@@ -29,6 +29,7 @@ from directory.store import tables as t
 from directory.store.audit import GENESIS, AuditProblem, entry_hash
 from directory.store.fastpath import MailboxFinder
 from directory.store.federation import federated_domains
+from directory.store.mirror import LookupMirror, MirroredFinder
 from directory.store.writer import Writer
 
 
@@ -53,9 +54,12 @@ class RegisterData:
 
 
 class DirectoryStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, mirror: LookupMirror | None = None) -> None:
+        """`mirror`: a local copy for the lookup's mailbox reads (directory/store/mirror.py)."""
         self.engine = engine
-        self.mailboxes = MailboxFinder(engine)
+        self.mailboxes: MailboxFinder | MirroredFinder = MailboxFinder(engine)
+        if mirror is not None:
+            self.mailboxes = MirroredFinder(self.mailboxes, mirror)
 
     @property
     def backend(self) -> str:

@@ -19,6 +19,7 @@ from directory.store.audit import entry_hash
 from directory.store.rows import jsonable
 
 # Changes to these tables invalidate the per-process register snapshot used by lookups.
+UNDELETABLE = frozenset({"recipients", "certificates"})
 REGISTER_TABLES = frozenset(
     {
         "organisations",
@@ -96,7 +97,11 @@ class Writer:
         return after
 
     def delete(self, table: Table, key: str, action: str) -> dict[str, Any]:
-        """Delete one row (audited with its content before); return that row."""
+        """Delete one row (audited with its content before); return that row. Recipients and
+        certificates are withdrawn or revoked, never deleted: the lookup mirror and LDAP sync
+        follow their change_seq, which a deleted row no longer has."""
+        if table.name in UNDELETABLE:
+            raise ValueError(f"{table.name} rows are withdrawn or revoked, never deleted")
         pk = next(iter(table.primary_key.columns))
         before_row = self.conn.execute(select(table).where(pk == key)).mappings().one_or_none()
         if before_row is None:
