@@ -26,6 +26,7 @@ hash it recorded, else the mirror is rebuilt from scratch.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -39,6 +40,8 @@ from directory.errors import DirectoryError
 from directory.store import tables as t
 from directory.store.engine import make_engine
 from directory.store.fastpath import MailboxFinder, MailboxRow
+
+log = logging.getLogger("clearance.mirror")
 
 FORMAT = 2  # bump when the mirror's tables change: an older file is rebuilt
 PAGE = 5000  # rows per fetch and insert while copying
@@ -126,8 +129,20 @@ class LookupMirror:
                 return
             try:
                 self.sync()
+                if self.failure is not None:
+                    log.warning("lookup mirror %s is current again", self.path)
                 self.failure = None
+            except _Closing:
+                return
             except Exception as exc:  # the lookup reads the store meanwhile: nothing is lost
+                if self.failure is None:  # once per episode, for the operator
+                    log.warning(
+                        "lookup mirror %s cannot be brought up to date (%s: %s); lookups "
+                        "read the store until it can",
+                        self.path,
+                        type(exc).__name__,
+                        exc,
+                    )
                 self.failure = exc
                 self._stop.wait(1.0)  # then try again when asked
 

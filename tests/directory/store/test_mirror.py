@@ -220,7 +220,7 @@ def test_a_mirror_that_cannot_be_read_hands_over_to_the_store(
 
 
 def test_a_failing_sync_leaves_the_store_answering(
-    served: Directory, monkeypatch: pytest.MonkeyPatch
+    served: Directory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     finder = served.store.mailboxes
     assert isinstance(finder, MirroredFinder)
@@ -233,6 +233,7 @@ def test_a_failing_sync_leaves_the_store_answering(
     _wait_for(lambda: finder.mirror.failure is not None)
     served.lookup.lookup("a@wessex.gov.uk")
     assert not finder.reading_mirror and finder.mirror.seq == -1
+    assert "cannot be brought up to date (OperationalError: disk I/O error)" in caplog.text
 
 
 def test_one_shot_commands_keep_no_mirror(postgres_url: str, tmp_path: Path) -> None:
