@@ -40,6 +40,13 @@ class Address(NamedTuple):
     def text(self) -> str:
         return f"{self.local}@{self.domain}"
 
+    def base_text(self, separator: str | None) -> str:
+        """`without_subaddress(separator).text`, without making an Address when there is no
+        subaddress (the common case, on every lookup)."""
+        if not separator or separator not in self.local:
+            return f"{self.local}@{self.domain}"
+        return self.without_subaddress(separator).text
+
     def without_subaddress(self, separator: str | None) -> Address:
         if not separator or self.local.startswith('"'):
             return self
@@ -47,12 +54,16 @@ class Address(NamedTuple):
         return Address(base, self.domain) if sep and base else self
 
 
+# Address(local, domain) without NamedTuple's Python-level __new__: half the cost, same tuple
+_new_address = tuple.__new__
+
+
 def normalise(raw: str) -> Address:
     plain = _PLAIN.fullmatch(raw) if isinstance(raw, str) and len(raw) <= MAX_ADDRESS else None
     if plain is not None:
         local, domain = plain.groups()
         if len(local) <= MAX_LOCAL:
-            return Address(local.lower(), normalise_domain(domain))
+            return _new_address(Address, (local.lower(), normalise_domain(domain)))
     return normalise_any(raw)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
 
 from directory.address import Address, normalise
@@ -79,6 +79,12 @@ STALE_AT: Final = 5
 # detail rights or None, Body with or None).
 Split = tuple[str | None, Body | None, Body | None]
 _NO_SPLIT: Split = (None, None, None)
+# A mailbox entry without certificates, as _body answers it for one snapshot, by (domain id,
+# role, mailbox verified, rank asked): (until when it holds: the evaluation's renewal, the
+# shape's number or None when untrusted, the Body's CAP and STALE_AT).
+CommonKey = tuple[str, str, bool, int | None]
+Common = tuple[datetime, int | None, datetime | None, datetime | None]
+_NEVER: Final = datetime.max.replace(tzinfo=UTC)
 
 
 class Lookup:
@@ -105,6 +111,7 @@ class Lookup:
         self._valid_for = timedelta(seconds=policy.answer_valid_seconds)
         self._moment: Moment | None = None
         self._levels: dict[str, Level] = {}  # marking as given -> level, for known markings
+        self._common: tuple[Snapshot | None, dict[CommonKey, Common]] = (None, {})
 
     def classification(self, name: str | None) -> Level | None:
         if not name:
@@ -126,9 +133,9 @@ class Lookup:
         snapshot, table = self.snapshots.current_with_answers()
         entry = table.get((address, classification))
         if entry is not None:
-            body = entry if len(entry) != 3 else entry[2 if detail(entry[0]) else 1]
             now = self.clock()
-            if body is not None and (body[STALE_AT] is None or now < body[STALE_AT]):
+            body = _fresh(entry, detail, now)
+            if body is not None:
                 self.answers.hits += 1
                 return _render(snapshot, body, now, self._moment_of(now))
         return None
@@ -136,23 +143,28 @@ class Lookup:
     def lookup(
         self, address: str, classification: str | None = None, detail: DetailRule = no_detail
     ) -> dict[str, Any]:
-        answer = self.cached(address, classification, detail)
-        if answer is not None:
-            return answer
-        self.answers.misses += 1
         snapshot, table = self.snapshots.current_with_answers()
         now = self.clock()
         key = (address, classification)
-        entry = table.get(key)  # an answer for the other detail rights, or stale
+        entry = table.get(key)  # on a miss: an answer for the other detail rights, or stale
+        if entry is not None:
+            body = _fresh(entry, detail, now)
+            if body is not None:
+                self.answers.hits += 1
+                return _render(snapshot, body, now, self._moment_of(now))
+        self.answers.misses += 1
         level = self.classification(classification)
         addr = normalise(address)
         domain = snapshot.domains.get(addr.domain)
         row = None
         if domain is not None:
             row = self._read(
-                self.store.mailboxes.find_one,
-                addr.without_subaddress(domain.subaddress_separator).text,
+                self.store.mailboxes.find_one, addr.base_text(domain.subaddress_separator)
             )
+            if row is not None and not row.certificates:
+                body = self._trusted_mailbox(snapshot, table, key, addr, domain, row, level, now)
+                if body is not None:
+                    return _render(snapshot, body, now, self._moment_of(now))
         body = self._remember(table, key, entry, snapshot, addr, domain, row, level, detail, now)
         return _render(snapshot, body, now, self._moment_of(now))
 
@@ -220,27 +232,24 @@ class Lookup:
         for addr in parsed:
             domain = snapshot.domains.get(addr.domain)
             domains.append(domain)
-            keys.append(addr.without_subaddress(domain.subaddress_separator).text if domain else "")
+            keys.append(addr.base_text(domain.subaddress_separator) if domain else "")
         rows = self._read(
             self.store.mailboxes.find, [k for k, d in zip(keys, domains, strict=True) if d]
         )
-        put = self.answers.put
-        memo = snapshot.answer_parts
-        rank = level.rank if level else None
         for (index, entry), addr, domain, key in zip(misses, parsed, domains, keys, strict=True):
             row = rows.get(key) if domain is not None else None
             if domain is not None and row is not None and not row.certificates:
-                # the common case, as _remember and _body would answer it, without their calls
-                facts = RecipientFacts(row.role, row.mailbox_verified, False)
-                evaluation, renew_at = snapshot.evaluation_until(domain, facts, now)
-                if evaluation.trust.level is not TrustLevel.NONE:
-                    parts = memo.get((domain.id, facts, rank))
-                    if parts is None or parts.evaluation is not evaluation:
-                        parts = self._parts(snapshot, domain, facts, _MAILBOX, level, evaluation)
-                    cap = evaluation.valid_until
-                    stale_at = _earliest(renew_at, cap)
-                    body = (addr.text, parts.shape, row.display_name or None, (), cap, stale_at)
-                    put(table, (addresses[index], classification), body)
+                body = self._trusted_mailbox(
+                    snapshot,
+                    table,
+                    (addresses[index], classification),
+                    addr,
+                    domain,
+                    row,
+                    level,
+                    now,
+                )
+                if body is not None:
                     bodies[index] = body
                     continue
             bodies[index] = self._remember(
@@ -266,6 +275,53 @@ class Lookup:
             self.answers.clear()
             self.snapshots.invalidate()
             raise
+
+    def _trusted_mailbox(
+        self,
+        snapshot: Snapshot,
+        table: Table,
+        key: tuple[str, str | None],
+        addr: Address,
+        domain: Domain,
+        row: MailboxRow,
+        level: Level | None,
+        now: datetime,
+    ) -> Body | None:
+        """The common case, a mailbox entry without certificates that is trusted, answered and
+        cached as _remember and _body would, without their calls; None when not trusted."""
+        memo_snapshot, memo = self._common
+        if memo_snapshot is not snapshot:
+            memo = {}
+            self._common = (snapshot, memo)
+        common_key = (domain.id, row.role, row.mailbox_verified, level.rank if level else None)
+        common = memo.get(common_key)
+        if common is None or not now < common[0]:
+            common = memo[common_key] = self._common_parts(snapshot, domain, row, level, now)
+        _until, shape, cap, stale_at = common
+        if shape is None:
+            return None
+        body = (addr.text, shape, row.display_name or None, (), cap, stale_at)
+        self.answers.put(table, key, body)
+        return body
+
+    def _common_parts(
+        self,
+        snapshot: Snapshot,
+        domain: Domain,
+        row: MailboxRow,
+        level: Level | None,
+        now: datetime,
+    ) -> Common:
+        """What _body works out for a mailbox entry without certificates, for _trusted_mailbox
+        to remember until the evaluation is renewed."""
+        facts = RecipientFacts(row.role, row.mailbox_verified, False)
+        evaluation, renew_at = snapshot.evaluation_until(domain, facts, now)
+        until = renew_at or _NEVER
+        if evaluation.trust.level is TrustLevel.NONE:
+            return (until, None, None, None)
+        parts = self._parts(snapshot, domain, facts, _MAILBOX, level, evaluation)
+        cap = evaluation.valid_until
+        return (until, parts.shape, cap, _earliest(renew_at, cap))
 
     # --- answers --------------------------------------------------------------------------
     def _remember(
@@ -437,6 +493,15 @@ class Lookup:
             self._policy_digest,
         )
         return moment
+
+
+def _fresh(entry: Any, detail: DetailRule, now: datetime) -> Body | None:
+    """A cached entry's body for a caller with these detail rights, if it has one and the clock
+    has not reached its STALE_AT."""
+    body: Body | None = entry if len(entry) != 3 else entry[2 if detail(entry[0]) else 1]
+    if body is not None and (body[STALE_AT] is None or now < body[STALE_AT]):
+        return body
+    return None
 
 
 def _render(snapshot: Snapshot, body: Body, now: datetime, moment: Moment) -> dict[str, Any]:
