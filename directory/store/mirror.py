@@ -43,13 +43,13 @@ from directory.store.fastpath import MailboxFinder, MailboxRow
 
 log = logging.getLogger("clearance.mirror")
 
-FORMAT = 2  # bump when the mirror's tables change: an older file is rebuilt
+FORMAT = 3  # bump when the mirror's tables change: an older file is rebuilt
 PAGE = 5000  # rows per fetch and insert while copying
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS mirror_state (id INTEGER PRIMARY KEY CHECK (id = 1), "
-    "format INTEGER NOT NULL, seq INTEGER NOT NULL, audit_position INTEGER NOT NULL, "
-    "audit_hash TEXT NOT NULL)",
+    "format INTEGER NOT NULL, instance TEXT NOT NULL, seq INTEGER NOT NULL, "
+    "audit_position INTEGER NOT NULL, audit_hash TEXT NOT NULL)",
     # keyed by address, without a rowid: a lookup is one descent of one B-tree
     "CREATE TABLE IF NOT EXISTS recipients (address TEXT PRIMARY KEY, id TEXT NOT NULL, "
     "role TEXT NOT NULL, mailbox_verified_at INTEGER, display_name TEXT) WITHOUT ROWID",
@@ -57,7 +57,7 @@ _SCHEMA = (
     "NULL, not_before TEXT NOT NULL, not_after TEXT NOT NULL, der BLOB NOT NULL)",
     "CREATE INDEX IF NOT EXISTS ix_certificates_recipient_id ON certificates (recipient_id)",
 )
-_DROP = ("DROP TABLE IF EXISTS recipients", "DROP TABLE IF EXISTS certificates")
+_DROP = tuple(f"DROP TABLE IF EXISTS {n}" for n in ("mirror_state", "recipients", "certificates"))
 # the same row shape as the store's (fastpath._COLUMNS): every row here is an active mailbox
 # entry and every certificate unrevoked
 _FROM = "FROM recipients r LEFT JOIN certificates c ON c.recipient_id = r.id WHERE r.address "
@@ -175,32 +175,38 @@ class LookupMirror:
         return seq
 
     def _sync(self, mirror: Any) -> int:
-        held = mirror.execute(
-            "SELECT format, seq, audit_position, audit_hash FROM mirror_state"
-        ).fetchone()
+        try:
+            held = mirror.execute(
+                "SELECT format, instance, seq, audit_position, audit_hash FROM mirror_state"
+            ).fetchone()
+        except sqlite3.OperationalError:  # an older format's state: rebuilt below
+            held = None
         with self.source.connect() as conn:
             if self.source.dialect.name == "postgresql":  # one view of the store throughout
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 state = conn.execute(
                     select(
+                        t.directory_state.c.instance,
                         t.directory_state.c.seq,
                         t.directory_state.c.audit_position,
                         t.directory_state.c.audit_head,
                     )
                 ).one()
-                if held is not None and _same_source(conn, held, state.seq):
-                    if held[1] == state.seq:
+                if state.instance is None:
+                    raise MirrorError("the store has no instance id: run `clearance init`")
+                if held is not None and _same_source(conn, held, state.instance, state.seq):
+                    if held[2] == state.seq:
                         return int(state.seq)
                     try:
-                        self._apply(mirror, conn, int(held[1]))
+                        self._apply(mirror, conn, int(held[2]))
                     except MirrorError:  # drifted (an address held twice): start again
                         self._copy(mirror, conn)
                 else:
                     self._copy(mirror, conn)
         mirror.execute(
-            "INSERT OR REPLACE INTO mirror_state VALUES (1, ?, ?, ?, ?)",
-            (FORMAT, state.seq, state.audit_position, state.audit_head),
+            "INSERT OR REPLACE INTO mirror_state VALUES (1, ?, ?, ?, ?, ?)",
+            (FORMAT, state.instance, state.seq, state.audit_position, state.audit_head),
         )
         return int(state.seq)
 
@@ -296,11 +302,15 @@ class MirroredFinder:
         self.store_finder.close()
 
 
-def _same_source(conn: Any, held: Sequence[Any], seq: int) -> bool:
-    """Is the mirror of this database, in this format, and not ahead of it?"""
-    fmt, held_seq, position, digest = held
-    if fmt != FORMAT or held_seq > seq or position <= 0:
+def _same_source(conn: Any, held: Sequence[Any], instance: str, seq: int) -> bool:
+    """Is the mirror of this store (its instance id; and when the mirror recorded an audit
+    entry, that entry is still there with the same hash: not a restored older copy that has
+    since moved on), in this format, and not ahead of it?"""
+    fmt, held_instance, held_seq, position, digest = held
+    if fmt != FORMAT or held_instance != instance or held_seq > seq:
         return False
+    if position <= 0:
+        return True
     found = conn.execute(
         select(t.audit_log.c.hash).where(t.audit_log.c.position == position)
     ).scalar_one_or_none()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -103,7 +104,12 @@ class DirectoryStore:
             if exists is None:
                 conn.execute(
                     t.directory_state.insert().values(
-                        id=1, seq=0, register_seq=0, audit_position=0, audit_head=GENESIS
+                        id=1,
+                        seq=0,
+                        register_seq=0,
+                        audit_position=0,
+                        audit_head=GENESIS,
+                        instance=str(uuid.uuid4()),
                     )
                 )
 

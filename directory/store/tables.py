@@ -63,6 +63,8 @@ directory_state = Table(
     Column("register_seq", BigInteger, nullable=False),  # ... that touched org-level records
     Column("audit_position", BigInteger, nullable=False),  # the audit log's head
     Column("audit_head", String(64), nullable=False),
+    # random, made once per store: a copy (the lookup mirror) checks it is of this store
+    Column("instance", String(36)),
 )
 
 organisations = Table(

@@ -69,3 +69,25 @@ def test_schema_comparison_notices_drift(any_directory: Directory) -> None:
     differences = schema_differences(any_directory)
     assert [d[0] for d in differences] == ["add_index"]
     assert differences[0][1].name == "ix_recipients_change_seq"
+
+
+def test_upgrading_from_0003_gives_the_store_an_instance_id(empty_directory: Directory) -> None:
+    """0004 adds directory_state.instance to a store made before it (the lookup mirror's check
+    that it copies this store); a new store gets its own at `clearance init`."""
+    engine = empty_directory.store.engine
+    migrate.upgrade(engine, "0003_leases")
+    with engine.begin() as conn:  # the state row as 0003's code made it
+        conn.execute(
+            text(
+                "INSERT INTO directory_state (id, seq, register_seq, audit_position, audit_head) "
+                "VALUES (1, 0, 0, 0, 'genesis')"
+            )
+        )
+        assert "instance" not in {c["name"] for c in inspect(conn).get_columns("directory_state")}
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        first = conn.execute(select(t.directory_state.c.instance)).scalar_one()
+    assert first is not None and len(first) == 36
+    empty_directory.initialise()  # idempotent: the id stays
+    with engine.connect() as conn:
+        assert conn.execute(select(t.directory_state.c.instance)).scalar_one() == first

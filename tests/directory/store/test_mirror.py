@@ -130,6 +130,37 @@ def test_a_mirror_ahead_of_the_store_or_of_another_format_is_rebuilt(
     same_rows(any_directory, mirror)
 
 
+def test_a_mirror_whose_audit_entry_differs_is_rebuilt(
+    any_directory: Directory, mirror: LookupMirror
+) -> None:
+    """The same store, but its history since the mirror was made is not the one the mirror saw
+    (restored from a backup, then written again): the audit entry recorded no longer matches."""
+    d = any_directory
+    seed(d)
+    mirror.sync()
+    with sqlite3.connect(mirror.path) as raw:
+        raw.execute("INSERT INTO recipients VALUES ('ghost@bulk.gov.uk', 'x', 'person', 1, '')")
+        raw.execute("UPDATE mirror_state SET audit_hash = 'f' || substr(audit_hash, 2)")
+    d.registration.add_recipient(ADMIN, d.store.organisations()[0].id, address="n@bulk.gov.uk")
+    mirror.sync()
+    assert mirror.finder.find_one("ghost@bulk.gov.uk") is None
+    same_rows(d, mirror)
+
+
+def test_a_mirror_of_an_older_format_is_rebuilt(
+    any_directory: Directory, mirror: LookupMirror
+) -> None:
+    seed(any_directory)
+    with sqlite3.connect(mirror.path) as raw:  # format 2 had no instance column
+        raw.execute(
+            "CREATE TABLE mirror_state (id INTEGER PRIMARY KEY, format INTEGER, seq INTEGER, "
+            "audit_position INTEGER, audit_hash TEXT)"
+        )
+        raw.execute("INSERT INTO mirror_state VALUES (1, 2, 1, 1, 'x')")
+    assert mirror.sync() == any_directory.store.state().seq
+    same_rows(any_directory, mirror)
+
+
 def test_a_drifted_mirror_is_rebuilt_when_a_change_does_not_fit(
     any_directory: Directory, mirror: LookupMirror
 ) -> None:
