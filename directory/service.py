@@ -32,8 +32,8 @@ class Directory:
     def __init__(
         self, settings: Settings, clock: Clock = utc_now, *, serving: bool = False
     ) -> None:
-        """`serving`: a long-running process (the API server, the gateway), which with a
-        PostgreSQL store keeps the local lookup mirror when `lookup_mirror` is on."""
+        """`serving`: a long-running process (the API server, the gateway), which keeps the
+        local lookup mirror (directory/store/mirror.py) when `lookup_mirror` is on."""
         self.settings = settings
         self.clock = clock
         self.policy: Policy = load_policy(settings.policy_path, settings.schemes_dir)
@@ -42,7 +42,7 @@ class Directory:
         mmap_bytes = settings.sqlite_mmap_mib << 20
         engine = make_engine(settings.url, sqlite_mmap_bytes=mmap_bytes)
         mirror = None
-        if serving and settings.lookup_mirror and engine.dialect.name == "postgresql":
+        if serving and settings.lookup_mirror:
             settings.home.mkdir(parents=True, exist_ok=True)
             path = settings.home / "lookup-mirror.db"
             mirror = LookupMirror(engine, path, mmap_bytes=mmap_bytes)

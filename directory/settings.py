@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     cache_refresh_seconds: float = Field(default=1.0, ge=0.0, le=60.0)
     batch_limit: int = Field(default=1000, ge=1, le=10000)
     sqlite_mmap_mib: int = Field(default=128, ge=0, le=1 << 20)
-    lookup_mirror: bool = True  # PostgreSQL: servers read mailbox entries from a local copy
+    lookup_mirror: bool = True  # servers read mailbox entries from a compact local copy
     public_base_url: str = "http://127.0.0.1:8000"
     # The certificate authority (pki/, docs/pki.md).
     ca_dir: str = ""  # empty: <home>/ca

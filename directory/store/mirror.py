@@ -1,11 +1,17 @@
-"""A local copy of the mailbox entries, so that a lookup over PostgreSQL reads no network.
+"""A local, compact copy of the mailbox entries: the only part of the register a lookup reads
+from disk when its answer is not cached.
 
-With a PostgreSQL store, each uncached lookup would otherwise be a round trip to the server
-(about 150 µs here), which caps one core at some 6,000 lookups/s. A long-running process (the
-API server, the gateway) therefore keeps `<home>/lookup-mirror.db`, an SQLite file holding only
-what the lookup's hot path reads: the active mailbox entries (address, role, whether verified,
-name) and their unrevoked certificates. Organisations, domains, accreditations and the rest are
-small and already held in memory (directory/snapshot.py).
+A long-running process (the API server, the gateway) keeps `<home>/lookup-mirror.db`, an SQLite
+file holding only what the lookup's hot path reads: the active mailbox entries (address, role,
+whether verified, name), keyed by address in one B-tree without a rowid, and their unrevoked
+certificates. Organisations, domains, accreditations and the rest are small and already held in
+memory (directory/snapshot.py).
+- With PostgreSQL, each uncached lookup would otherwise be a round trip to the server (about
+  150 µs here), which caps one core at some 6,000 lookups/s.
+- With SQLite, the store's recipients table carries everything else about a recipient and is
+  reached through a separate index: at 1,000,000 entries the file is 478 MiB, a lookup descends
+  two B-trees, and what lies beyond the memory map (`sqlite_mmap_mib`) is read page by page.
+  The copy is 108 MiB, fits the map, and a read costs 7 µs there instead of 12.
 
 Kept current by the store's change sequence: every write transaction stamps the rows it touches
 with its sequence number (`change_seq`), and writers are serialised on the state row, so the

@@ -140,7 +140,7 @@ def test_a_mirror_whose_audit_entry_differs_is_rebuilt(
     mirror.sync()
     with sqlite3.connect(mirror.path) as raw:
         raw.execute("INSERT INTO recipients VALUES ('ghost@bulk.gov.uk', 'x', 'person', 1, '')")
-        raw.execute("UPDATE mirror_state SET audit_hash = 'f' || substr(audit_hash, 2)")
+        raw.execute("UPDATE mirror_state SET audit_hash = 'x' || substr(audit_hash, 2)")
     d.registration.add_recipient(ADMIN, d.store.organisations()[0].id, address="n@bulk.gov.uk")
     mirror.sync()
     assert mirror.finder.find_one("ghost@bulk.gov.uk") is None
@@ -265,6 +265,32 @@ def test_a_failing_sync_leaves_the_store_answering(
     served.lookup.lookup("a@wessex.gov.uk")
     assert not finder.reading_mirror and finder.mirror.seq == -1
     assert "cannot be brought up to date (OperationalError: disk I/O error)" in caplog.text
+
+
+def test_a_serving_sqlite_directory_reads_its_mirror_and_its_own_writes_at_once(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    make_directory(tmp_path, clock).close()  # initialised at tmp_path / "home"
+    settings = load_settings(home=tmp_path / "home", cache_refresh_seconds=0.0)
+    d = Directory(settings, clock, serving=True)
+    try:
+        finder = d.store.mailboxes
+        assert isinstance(finder, MirroredFinder)
+        org = d.registration.create_organisation(ADMIN, "Wessex Council", "local-government")
+        d.registration.claim_domain(ADMIN, org.id, "wessex.gov.uk")
+        entry = d.registration.add_recipient(ADMIN, org.id, address="a@wessex.gov.uk")
+        d.lookup.lookup("a@wessex.gov.uk")
+        _wait_for(lambda: finder.mirror.seq == d.store.state().seq)
+        d.lookup.lookup("a@wessex.gov.uk")
+        assert finder.reading_mirror and finder.find_one("a@wessex.gov.uk") is not None
+        d.registration.remove_recipient(ADMIN, entry.id)  # this process's own write
+        assert not finder.reading_mirror  # from the write on, until the mirror has it
+        assert finder.find_one("a@wessex.gov.uk") is None
+        _wait_for(lambda: finder.mirror.seq == d.store.state().seq)
+        d.lookup.lookup("a@wessex.gov.uk")
+        assert finder.reading_mirror and finder.find_one("a@wessex.gov.uk") is None
+    finally:
+        d.close()
 
 
 def test_one_shot_commands_keep_no_mirror(postgres_url: str, tmp_path: Path) -> None:
