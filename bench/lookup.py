@@ -3,7 +3,7 @@
     .venv/bin/python bench/lookup.py [--sizes 10000,1000000] [--backends sqlite,postgresql]
         [--modes inprocess,batch,http,http-batch,staleness,reference,memory]
         [--mixes warm,cold] [--seconds 10] [--connections 64] [--batch-connections 4]
-        [--workers 2] [--quick] [--json FILE]
+        [--workers 2] [--no-mirror] [--quick] [--json FILE]
 
 Modes, each at every size on every backend, with the full policy evaluation in the path;
 inprocess, batch, http and http-batch run once per address mix (--mixes warm,cold):
@@ -27,8 +27,10 @@ inprocess, batch, http and http-batch run once per address mix (--mixes warm,col
              policy; bench/reference_app.py), served and loaded exactly as `http`
   memory     RSS growth of one process while its answer cache fills to its bound
 
-The register is written by bulk inserts (bench/population.py). PostgreSQL is a private server
-started as the tests start theirs (tests/support/postgres.py).
+In process and in the servers the lookup reads the local lookup mirror (directory/store/
+mirror.py), made once after the register is written (the time is printed); --no-mirror reads
+the store instead. The register is written by bulk inserts (bench/population.py). PostgreSQL is
+a private server started as the tests start theirs (tests/support/postgres.py).
 """
 
 from __future__ import annotations

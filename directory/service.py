@@ -40,9 +40,12 @@ class Directory:
         if settings.url.startswith("sqlite"):
             settings.home.mkdir(parents=True, exist_ok=True)
         mmap_bytes = settings.sqlite_mmap_mib << 20
-        engine = make_engine(settings.url, sqlite_mmap_bytes=mmap_bytes)
+        mirrored = serving and settings.lookup_mirror
+        # with the mirror, the store is read for lookups only while the mirror lags: its map
+        # would add to each worker's resident set for little
+        engine = make_engine(settings.url, sqlite_mmap_bytes=0 if mirrored else mmap_bytes)
         mirror = None
-        if serving and settings.lookup_mirror:
+        if mirrored:
             settings.home.mkdir(parents=True, exist_ok=True)
             path = settings.home / "lookup-mirror.db"
             mirror = LookupMirror(engine, path, mmap_bytes=mmap_bytes)
