@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +51,7 @@ from directory.store.fastpath import MailboxFinder, MailboxRow
 log = logging.getLogger("clearance.mirror")
 
 FORMAT = 3  # bump when the mirror's tables change: an older file is rebuilt
+WARN_AFTER_SECONDS = 10.0  # failing this long: the operator is told (once)
 PAGE = 5000  # rows per fetch and insert while copying
 
 _SCHEMA = (
@@ -109,6 +111,8 @@ class LookupMirror:
         self.finder = MailboxFinder(self.engine, from_clause=_FROM)
         self.seq = -1  # the sequence the mirror is known to hold (-1: not known yet)
         self.failure: BaseException | None = None  # the last sync's error, if it failed
+        self._failing_since: float | None = None
+        self._warned = False
         self.syncs = 0
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -135,13 +139,20 @@ class LookupMirror:
                 return
             try:
                 self.sync()
-                if self.failure is not None:
+                if self._warned:
                     log.warning("lookup mirror %s is current again", self.path)
-                self.failure = None
+                self.failure, self._failing_since, self._warned = None, None, False
             except _Closing:
                 return
             except Exception as exc:  # the lookup reads the store meanwhile: nothing is lost
-                if self.failure is None:  # once per episode, for the operator
+                self.failure = exc
+                now = time.monotonic()
+                if self._failing_since is None:
+                    self._failing_since = now
+                # a lock held a moment by another process is not news; a lasting failure is,
+                # once per episode
+                if not self._warned and now - self._failing_since >= WARN_AFTER_SECONDS:
+                    self._warned = True
                     log.warning(
                         "lookup mirror %s cannot be brought up to date (%s: %s); lookups "
                         "read the store until it can",
@@ -149,7 +160,6 @@ class LookupMirror:
                         type(exc).__name__,
                         exc,
                     )
-                self.failure = exc
                 self._stop.wait(1.0)  # then try again when asked
 
     def close(self) -> None:
