@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from directory.errors import DirectoryError, ErrorKind
+from directory.model import Recipient
 from directory.service import Directory
 from directory.settings import load_settings
 from directory.store import tables as t
@@ -204,9 +205,7 @@ def test_a_serving_directory_reads_the_mirror_only_when_it_is_current(
     assert isinstance(finder, MirroredFinder)
     admin = make_directory(tmp_path / "writer", clock, served.settings.database_url)
     try:  # another process's writes
-        org = admin.registration.create_organisation(ADMIN, "Wessex Council", "local-government")
-        admin.registration.claim_domain(ADMIN, org.id, "wessex.gov.uk")
-        entry = admin.registration.add_recipient(ADMIN, org.id, address="a@wessex.gov.uk")
+        entry = _wessex_mailbox(admin)
         answer = served.lookup.lookup("a@wessex.gov.uk")
         assert answer["known"] is False  # the domain is not verified, but the entry is read
         _wait_for(lambda: finder.mirror.seq == served.store.state().seq)
@@ -232,9 +231,7 @@ def test_a_mirror_that_cannot_be_read_hands_over_to_the_store(
     assert isinstance(finder, MirroredFinder)
     admin = make_directory(tmp_path / "writer", clock, served.settings.database_url)
     try:
-        org = admin.registration.create_organisation(ADMIN, "Wessex Council", "local-government")
-        admin.registration.claim_domain(ADMIN, org.id, "wessex.gov.uk")
-        admin.registration.add_recipient(ADMIN, org.id, address="a@wessex.gov.uk")
+        _wessex_mailbox(admin)
     finally:
         admin.close()
     finder.mirror.sync()
@@ -281,9 +278,7 @@ def test_a_serving_sqlite_directory_reads_its_mirror_and_its_own_writes_at_once(
     try:
         finder = d.store.mailboxes
         assert isinstance(finder, MirroredFinder)
-        org = d.registration.create_organisation(ADMIN, "Wessex Council", "local-government")
-        d.registration.claim_domain(ADMIN, org.id, "wessex.gov.uk")
-        entry = d.registration.add_recipient(ADMIN, org.id, address="a@wessex.gov.uk")
+        entry = _wessex_mailbox(d)
         d.lookup.lookup("a@wessex.gov.uk")
         _wait_for(lambda: finder.mirror.seq == d.store.state().seq)
         d.lookup.lookup("a@wessex.gov.uk")
@@ -312,6 +307,13 @@ def test_one_shot_commands_keep_no_mirror(postgres_url: str, tmp_path: Path) -> 
         assert isinstance(d.store.mailboxes, MailboxFinder)
     finally:
         d.close()
+
+
+def _wessex_mailbox(d: Directory) -> Recipient:
+    """A council, its (unverified) domain and the mailbox entry a@wessex.gov.uk."""
+    org = d.registration.create_organisation(ADMIN, "Wessex Council", "local-government")
+    d.registration.claim_domain(ADMIN, org.id, "wessex.gov.uk")
+    return d.registration.add_recipient(ADMIN, org.id, address="a@wessex.gov.uk")
 
 
 def _recipient_id(d: Directory, mailbox: str) -> str:
