@@ -25,9 +25,13 @@ Used only when current: whenever the lookup reads the store's change sequence S 
 `cache_refresh_seconds`), it reads the mirror if the mirror holds S or later, and otherwise the
 store itself while the syncer catches up. So the mirror never makes a change show later than
 without it, and a mirror that cannot be written or read means reads from the store, never a
-stale "yes". A mirror made from another database (a restore, a new install) is detected by the
-audit chain: the store's audit entry at the position the mirror recorded must still have the
-hash it recorded, else the mirror is rebuilt from scratch.
+stale "yes". A mirror of another store (a new install) is detected by the store's instance id
+(`directory_state.instance`), one of a restored store that has moved on by the audit chain (the
+store's audit entry at the position the mirror recorded must still have the hash it recorded);
+either is rebuilt from scratch, as is a mirror ahead of the store or of an older format.
+
+Do not delete the file under a running server: its open connections would go on reading the
+deleted copy. Stop the servers first; the next start rebuilds it.
 """
 
 from __future__ import annotations
