@@ -132,13 +132,7 @@ class Lookup:
         cache and the store are not touched: a caller may then gather misses into a batch)."""
         snapshot, table = self.snapshots.current_with_answers()
         entry = table.get((address, classification))
-        if entry is not None:
-            now = self.clock()
-            body = _fresh(entry, detail, now)
-            if body is not None:
-                self.answers.hits += 1
-                return _render(snapshot, body, now, self._moment_of(now))
-        return None
+        return None if entry is None else self._hit(snapshot, entry, detail, self.clock())
 
     def lookup(
         self, address: str, classification: str | None = None, detail: DetailRule = no_detail
@@ -148,10 +142,9 @@ class Lookup:
         key = (address, classification)
         entry = table.get(key)  # on a miss: an answer for the other detail rights, or stale
         if entry is not None:
-            body = _fresh(entry, detail, now)
-            if body is not None:
-                self.answers.hits += 1
-                return _render(snapshot, body, now, self._moment_of(now))
+            answer = self._hit(snapshot, entry, detail, now)
+            if answer is not None:
+                return answer
         self.answers.misses += 1
         level = self.classification(classification)
         addr = normalise(address)
@@ -166,6 +159,16 @@ class Lookup:
                 if body is not None:
                     return _render(snapshot, body, now, self._moment_of(now))
         body = self._remember(table, key, entry, snapshot, addr, domain, row, level, detail, now)
+        return _render(snapshot, body, now, self._moment_of(now))
+
+    def _hit(
+        self, snapshot: Snapshot, entry: Any, detail: DetailRule, now: datetime
+    ) -> dict[str, Any] | None:
+        """The answer from a cache entry, if it holds one for these detail rights, not stale."""
+        body = _fresh(entry, detail, now)
+        if body is None:
+            return None
+        self.answers.hits += 1
         return _render(snapshot, body, now, self._moment_of(now))
 
     def lookup_many(
