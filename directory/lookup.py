@@ -13,6 +13,7 @@ they see an unknown one, so the directory cannot be used to harvest pending appl
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,7 @@ from directory.federation.match import federated_body
 from directory.model import Domain, Posture, RecipientKind, TrustLevel
 from directory.policy import Policy
 from directory.reasons import Reason, reason
-from directory.snapshot import AnswerParts, Shape, Snapshot, SnapshotHolder, Table
+from directory.snapshot import AnswerParts, Shape, Snapshot, SnapshotHolder, Table, Ticks
 from directory.store.fastpath import LiveCertificate, MailboxRow
 from directory.store.store import DirectoryStore
 
@@ -97,6 +98,7 @@ class Lookup:
         refresh_seconds: float = 1.0,
         batch_limit: int = 1000,
         answer_cache_entries: int = 200_000,
+        ticks: Ticks = time.monotonic,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -104,7 +106,7 @@ class Lookup:
         self.batch_limit = batch_limit
         # refresh 0 means every lookup reads the store: then no answer is cached at all
         entries = answer_cache_entries if refresh_seconds > 0 else 0
-        self.snapshots = SnapshotHolder(store, policy, refresh_seconds, entries)
+        self.snapshots = SnapshotHolder(store, policy, refresh_seconds, entries, ticks)
         self.answers = self.snapshots.answers
         self._policy_name = policy.name
         self._policy_digest = policy.digest

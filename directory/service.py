@@ -5,6 +5,7 @@ Built inside the CLI command or `create_app()`, never at import time.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -16,6 +17,7 @@ from directory.lookup import Lookup
 from directory.policy import Policy, load_policy
 from directory.registration import Registration
 from directory.settings import Settings
+from directory.snapshot import Ticks
 from directory.store import migrate
 from directory.store.engine import make_engine
 from directory.store.mirror import LookupMirror
@@ -30,12 +32,18 @@ def utc_now() -> datetime:
 
 class Directory:
     def __init__(
-        self, settings: Settings, clock: Clock = utc_now, *, serving: bool = False
+        self,
+        settings: Settings,
+        clock: Clock = utc_now,
+        *,
+        serving: bool = False,
+        ticks: Ticks = time.monotonic,
     ) -> None:
         """`serving`: a long-running process (the API server, the gateway), which keeps the
         local lookup mirror (directory/store/mirror.py) when `lookup_mirror` is on."""
         self.settings = settings
         self.clock = clock
+        self.ticks = ticks  # monotonic seconds, for the cache's refresh interval
         self.policy: Policy = load_policy(settings.policy_path, settings.schemes_dir)
         if settings.url.startswith("sqlite"):
             settings.home.mkdir(parents=True, exist_ok=True)
@@ -56,6 +64,7 @@ class Directory:
             clock,
             refresh_seconds=settings.cache_refresh_seconds,
             batch_limit=settings.batch_limit,
+            ticks=ticks,
         )
         self.certificates = Certificates(settings, self.store, self.lookup, clock)
         self.registration = Registration(

@@ -8,10 +8,12 @@ not held as such; answers are (AnswerCache, bounded), until the overall change s
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +32,11 @@ from directory.policy import Policy
 from directory.readonly import ReadOnlyDict, ReadOnlyList
 from directory.store.store import DirectoryStore, RegisterData
 from directory.trust import Trust, domain_trust, organisation_trust
+
+# A monotonic clock in seconds (time.monotonic). Its origin is unspecified (on Linux, the boot):
+# code compares two readings and never a reading with a constant; tests inject one that starts
+# near zero, as on a freshly booted host.
+Ticks = Callable[[], float]
 
 # What an answer says apart from its address, recipient name, certificates and time stamps:
 # known, matched, trust_level, max_classification, classification, permitted, organisation and
@@ -276,13 +283,15 @@ class SnapshotHolder:
         policy: Policy,
         refresh_seconds: float,
         answer_entries: int = 200_000,
+        ticks: Ticks = time.monotonic,
     ) -> None:
         self.store = store
+        self.ticks = ticks
         self.policy = policy
         self.refresh_seconds = refresh_seconds
         self.answers = AnswerCache(answer_entries)
         self._snapshot: Snapshot | None = None
-        self._checked = 0.0
+        self._checked = -math.inf  # never: older than any reading of any monotonic clock
         self._lock = threading.Lock()
 
     def current(self) -> Snapshot:
@@ -292,11 +301,11 @@ class SnapshotHolder:
         """The snapshot and the answer table that goes with it, read as one pair: whatever a
         caller computes from it reads the store after the sequence the table stands for."""
         pair = self.answers.pair
-        if pair is not None and time.monotonic() - self._checked < self.refresh_seconds:
+        if pair is not None and self.ticks() - self._checked < self.refresh_seconds:
             return pair
         with self._lock:
             pair = self.answers.pair
-            if pair is not None and time.monotonic() - self._checked < self.refresh_seconds:
+            if pair is not None and self.ticks() - self._checked < self.refresh_seconds:
                 return pair
             # a store error propagates (UNAVAILABLE): no answer, cached or not, until it reads
             state = self.store.state()
@@ -309,8 +318,9 @@ class SnapshotHolder:
             if pair is None or pair[0] is not snapshot or state.seq != self.answers.seq:
                 pair = self.answers.pair = (snapshot, {})
                 self.answers.seq = state.seq
-            self._checked = time.monotonic()
+            self._checked = self.ticks()
             return pair
 
     def invalidate(self) -> None:
-        self._checked = 0.0
+        """The next read checks the change sequence, however soon it comes."""
+        self._checked = -math.inf

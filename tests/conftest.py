@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,6 +38,37 @@ def clock() -> FrozenClock:
     return FrozenClock()
 
 
+class BootTicks:
+    """A monotonic clock as on a host booted `origin` seconds ago: it moves with real time, from
+    `origin` on. time.monotonic() counts from the boot on Linux, so code that takes 0.0 for
+    "long ago" fails only on a freshly booted machine; these make every machine one."""
+
+    def __init__(self, origin: float) -> None:
+        self.origin = origin
+        self.start = time.monotonic()
+
+    def __call__(self) -> float:
+        return self.origin + (time.monotonic() - self.start)
+
+
+FRESH_BOOT = 0.05  # seconds since boot
+MONTHS_UP = 90 * 86400.0
+
+
+@pytest.fixture
+def ticks() -> Callable[[], float]:
+    """The monotonic clock the directory fixtures use; a module that must hold on any host
+    overrides it with `boot_ticks` (both a freshly booted one and one up for months)."""
+    return time.monotonic
+
+
+BOOTS = ("fresh-boot", "months-up")
+
+
+def boot_ticks(boot: str) -> BootTicks:
+    return BootTicks({"fresh-boot": FRESH_BOOT, "months-up": MONTHS_UP}[boot])
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A real PostgreSQL server for the session (started here on a free port)."""
@@ -55,31 +87,41 @@ def _fresh_postgres_database(server_url: str) -> str:
     return server_url.rsplit("/", 1)[0] + f"/{name}"
 
 
-def make_directory(tmp_path: Path, clock: FrozenClock, database_url: str = "") -> Directory:
+def make_directory(
+    tmp_path: Path,
+    clock: FrozenClock,
+    database_url: str = "",
+    ticks: Callable[[], float] = time.monotonic,
+) -> Directory:
     settings = load_settings(
         home=tmp_path / "home", database_url=database_url, cache_refresh_seconds=0.0
     )
-    directory = Directory(settings, clock)
+    directory = Directory(settings, clock, ticks=ticks)
     directory.initialise()
     return directory
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_directory(
-    request: pytest.FixtureRequest, tmp_path: Path, clock: FrozenClock
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    clock: FrozenClock,
+    ticks: Callable[[], float],
 ) -> Iterator[Directory]:
     """The same tests over both backends (the storage suite)."""
     url = ""
     if request.param == "postgresql":
         url = _fresh_postgres_database(request.getfixturevalue("postgres_url"))
-    directory = make_directory(tmp_path, clock, url)
+    directory = make_directory(tmp_path, clock, url, ticks)
     yield directory
     directory.close()
 
 
 @pytest.fixture
-def directory(tmp_path: Path, clock: FrozenClock) -> Iterator[Directory]:
+def directory(
+    tmp_path: Path, clock: FrozenClock, ticks: Callable[[], float]
+) -> Iterator[Directory]:
     """A directory on the embedded SQLite store, with a frozen clock and no cache delay."""
-    d = make_directory(tmp_path, clock)
+    d = make_directory(tmp_path, clock, ticks=ticks)
     yield d
     d.close()

@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import queue
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -77,6 +77,7 @@ class Resolver:
         refresh_seconds: float | None = None,
     ) -> None:
         self.lookup = directory.lookup
+        self.ticks = directory.ticks  # monotonic seconds, of no known origin
         self.rules = rules
         self.workers = workers
         self.max_batch = max_batch
@@ -91,11 +92,11 @@ class Resolver:
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._snapshot: Snapshot | None = None
-        self._snapshot_at = 0.0
+        self._snapshot_at = -math.inf  # never read
         self._tls_for: Snapshot | None = None
         self._tls_cache: dict[str, str | None] = {}
         self._reading: asyncio.Future[tuple[int, Snapshot]] | None = None
-        # the answer cache: address as asked -> (answer, expires at monotonic time)
+        # the answer cache: address as asked -> (answer, expires at self.ticks() time)
         self.cache_entries = rules.answer_cache_entries
         self.cache_seconds = rules.answer_cache_seconds
         self._answers: dict[str, tuple[dict[str, Any], float]] = {}
@@ -138,7 +139,7 @@ class Resolver:
         if self._loop is None or not (self._threads or self.workers == 0):
             callback(unavailable("the gateway is not running"))
             return
-        now = time.monotonic()
+        now = self.ticks()
         if self._seq is not None:  # the cache is in use (the change sequence is current)
             cached = self._answers.get(address)
             if cached is not None and cached[1] > now:
@@ -183,7 +184,7 @@ class Resolver:
                     stop = True
                     break
                 batch.extend(more)
-            now = time.monotonic()
+            now = self.ticks()
             live = [j for j in batch if j.deadline > now]
             for first in range(0, len(live), self.max_batch):
                 chunk = live[first : first + self.max_batch]
@@ -214,7 +215,7 @@ class Resolver:
         keep = self._seq is not None
         if keep:
             answers, generation = self._answers, self._generation
-            expires = time.monotonic() + self.cache_seconds
+            expires = self.ticks() + self.cache_seconds
             if len(answers) + len(jobs) > self.cache_entries:
                 answers.clear()  # full: start again (cheaper than tracking use)
         for job, result in zip(jobs, results, strict=True):
@@ -236,7 +237,7 @@ class Resolver:
         interval = min(0.05, self.rules.lookup_timeout / 4)
         while True:
             await asyncio.sleep(interval)
-            now = time.monotonic()
+            now = self.ticks()
             waiting = self._waiting
             while waiting and (waiting[0].done or waiting[0].deadline <= now):
                 job = waiting.popleft()
@@ -246,7 +247,7 @@ class Resolver:
     def tls_policy(self, key: str) -> str | None:
         """The smtp_tls_policy_maps value for a destination domain, or None (NOTFOUND)."""
         snapshot = self._snapshot
-        if snapshot is None or time.monotonic() - self._snapshot_at > self.rules.max_stale:
+        if snapshot is None or self.ticks() - self._snapshot_at > self.rules.max_stale:
             raise unavailable("the register view is out of date")
         if snapshot is not self._tls_for or len(self._tls_cache) > MAX_TLS_CACHE:
             self._tls_cache = {}
@@ -293,11 +294,11 @@ class Resolver:
                 asyncio.shield(self._reading), timeout=self.rules.lookup_timeout
             )
         except Exception as exc:  # TimeoutError or the store's error: not current
-            if time.monotonic() - self._snapshot_at > self.rules.max_stale:
+            if self.ticks() - self._snapshot_at > self.rules.max_stale:
                 self._forget_answers(None)
             raise unavailable("the register could not be read") from exc
         self._snapshot = snapshot
-        self._snapshot_at = time.monotonic()
+        self._snapshot_at = self.ticks()
         if self.cache_entries and seq != self._seq:
             self._forget_answers(seq)
 

@@ -17,6 +17,7 @@ keeps the WAL from being checkpointed.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -79,7 +80,7 @@ class _Reader:
         self.cursor = driver.cursor()
         self.lock = threading.Lock()  # the owning thread and the sweeper
         self.epoch = -1
-        self.used = 0.0
+        self.used = -math.inf  # time.monotonic() of its last use: none yet
 
 
 class MailboxFinder:

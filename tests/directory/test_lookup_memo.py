@@ -4,6 +4,7 @@ the clock, and `find_one` reads exactly what `find` reads."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -15,8 +16,14 @@ from directory.authz import Principal, detail_rule
 from directory.errors import DirectoryError, ErrorKind
 from directory.lookup import DetailRule, Lookup, all_detail, no_detail
 from directory.service import Directory
-from tests.conftest import ADMIN, FrozenClock
+from tests.conftest import ADMIN, BOOTS, FrozenClock, boot_ticks
 from tests.directory.test_lookup import register
+
+
+@pytest.fixture(params=BOOTS)
+def ticks(request: pytest.FixtureRequest) -> Callable[[], float]:
+    """Every test here, on a host booted a moment ago and on one up for months."""
+    return boot_ticks(request.param)
 
 
 def test_a_suspension_shows_in_the_next_answer(directory: Directory) -> None:
@@ -120,13 +127,13 @@ CLASSIFICATIONS = (None, "OFFICIAL", "official sensitive", "OFFICIAL-SENSITIVE",
 
 def uncached(d: Directory) -> Lookup:
     """A fresh lookup without an answer cache: the reference every cached answer must equal."""
-    return Lookup(d.store, d.policy, d.clock, refresh_seconds=0)
+    return Lookup(d.store, d.policy, d.clock, refresh_seconds=0, ticks=d.ticks)
 
 
 def cached(d: Directory) -> Lookup:
     """A lookup with the answer cache, reading the change sequence only when told to
     (`snapshots.invalidate()`: the refresh interval has passed)."""
-    return Lookup(d.store, d.policy, d.clock, refresh_seconds=3600)
+    return Lookup(d.store, d.policy, d.clock, refresh_seconds=3600, ticks=d.ticks)
 
 
 def demo_addresses() -> list[str]:
@@ -246,7 +253,7 @@ def test_cached_answers_follow_every_kind_of_write(demo_directory: Directory) ->
 def test_a_change_shows_when_the_sequence_is_next_read(directory: Directory) -> None:
     d = directory
     reg = register(d, "Wessex CC", "wessex.gov.uk", mailboxes=[("j.smith", "person", True)])
-    slow = Lookup(d.store, d.policy, d.clock, refresh_seconds=3600)
+    slow = Lookup(d.store, d.policy, d.clock, refresh_seconds=3600, ticks=d.ticks)
     before = slow.lookup("j.smith@wessex.gov.uk", "OFFICIAL")
     assert before["permitted"] is True
     d.registration.set_status(ADMIN, reg.org.id, "suspended", "test")
@@ -321,7 +328,9 @@ def test_refresh_zero_caches_no_answer(directory: Directory) -> None:
 def test_the_cache_is_bounded_and_cleared_wholesale(directory: Directory) -> None:
     d = directory
     register(d, "Wessex CC", "wessex.gov.uk", domain_wide=True)
-    small = Lookup(d.store, d.policy, d.clock, refresh_seconds=3600, answer_cache_entries=3)
+    small = Lookup(
+        d.store, d.policy, d.clock, refresh_seconds=3600, answer_cache_entries=3, ticks=d.ticks
+    )
     for i in range(10):
         small.lookup(f"person{i}@wessex.gov.uk", "OFFICIAL")
         assert 1 <= len(small.answers.entries) <= 3

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
+
+import pytest
 
 from api.gateway.server import Gateway
 from directory.service import Directory
 from tests.api.gateway.client import PolicyClient
 from tests.api.gateway.test_servers import serve
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, BOOTS, boot_ticks
 
 VERIFIED = "PREPEND X-Clearance: max=OFFICIAL-SENSITIVE; trust=accredited; policy=uk-gsc"
 UNAVAILABLE = "451 4.3.0 Clearance: the directory cannot answer now, try again later"
+
+
+@pytest.fixture(params=BOOTS)
+def ticks(request: pytest.FixtureRequest) -> Callable[[], float]:
+    """Every test here, on a host booted a moment ago and on one up for months."""
+    return boot_ticks(request.param)
 
 
 def wessex_id(directory: Directory) -> str:
