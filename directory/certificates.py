@@ -113,6 +113,10 @@ class Certificates:
     """Issue, revoke, publish status. The CA is loaded on first use (it needs the passphrase)."""
 
     def __init__(self, settings: Settings, store: DirectoryStore, lookup: Lookup, clock: Clock):
+        """`lookup` decides who may have a certificate: it must read the store at every call
+        (refresh 0), never answer from a cache (Directory.live_lookup)."""
+        if lookup.snapshots.refresh_seconds > 0:
+            raise ValueError("certificates need a lookup that reads the store at every call")
         self.settings = settings
         self.store = store
         self.lookup = lookup

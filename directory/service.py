@@ -66,7 +66,18 @@ class Directory:
             batch_limit=settings.batch_limit,
             ticks=ticks,
         )
-        self.certificates = Certificates(settings, self.store, self.lookup, clock)
+        # Security decisions (issuing, exporting the trust list) evaluate what the store says at
+        # that moment, never a cached answer: this lookup reads the change sequence at every
+        # call and keeps no answers (refresh 0), as Boulder's RA re-reads before the CA signs.
+        self.live_lookup = Lookup(
+            self.store,
+            self.policy,
+            clock,
+            refresh_seconds=0.0,
+            batch_limit=settings.batch_limit,
+            ticks=ticks,
+        )
+        self.certificates = Certificates(settings, self.store, self.live_lookup, clock)
         self.registration = Registration(
             self.store, self.policy, clock, [self.certificates.revoke_organisation_hook]
         )

@@ -35,7 +35,7 @@ class Federation:
         d = self.directory
         payload = trustlist.build_payload(
             d.store,
-            d.lookup.snapshots.current(),
+            d.live_lookup.snapshots.current(),  # the store now, not the lookups' cache
             d.policy,
             self.settings.directory_name,
             self.clock(),
