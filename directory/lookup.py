@@ -21,7 +21,7 @@ from typing import Any, Final, TypeVar
 
 from directory.address import Address, normalise
 from directory.classification import Level
-from directory.errors import malformed
+from directory.errors import DirectoryError, ErrorKind, malformed
 from directory.evaluation import Evaluation, RecipientFacts, handling
 from directory.federation.match import federated_body
 from directory.model import Domain, Posture, RecipientKind, TrustLevel
@@ -224,8 +224,10 @@ class Lookup:
         for index, _entry in misses:
             try:
                 parsed.append(normalise(addresses[index]))
-            except Exception as exc:  # DirectoryError(malformed): report every bad one at once
-                problems.append({"index": index, "detail": getattr(exc, "detail", str(exc))})
+            except DirectoryError as exc:  # malformed: report every bad one at once
+                if exc.kind is not ErrorKind.MALFORMED:
+                    raise  # a fault of ours is not the caller's bad address
+                problems.append({"index": index, "detail": exc.detail})
         if problems:
             raise malformed(
                 f"{len(problems)} of {len(addresses)} addresses are not valid mailboxes",

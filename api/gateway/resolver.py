@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import queue
 import threading
@@ -44,6 +45,8 @@ from directory.evaluation import handling
 from directory.model import Transport
 from directory.service import Directory
 from directory.snapshot import Snapshot
+
+log = logging.getLogger(__name__)
 
 Result = dict[str, Any] | DirectoryError
 Callback = Callable[[Result], None]
@@ -201,7 +204,8 @@ class Resolver:
             invalid = exc.extra.get("invalid") if exc.kind is ErrorKind.MALFORMED else None
             if not invalid:
                 return [exc] * len(addresses)
-        except Exception:  # anything else: the directory cannot answer (fail closed)
+        except Exception:  # anything else: the directory cannot answer (fail closed), logged once
+            log.exception("lookup of %d recipients failed: they are deferred", len(addresses))
             return [unavailable("the directory store failed")] * len(addresses)
         bad = {p["index"]: p["detail"] for p in invalid}
         good = [a for i, a in enumerate(addresses) if i not in bad]

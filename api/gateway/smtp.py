@@ -103,3 +103,9 @@ def recipient_map_reply(result: dict[str, Any] | BaseException, rules: GatewayRu
 
 def map_unknown(name: str) -> str:
     return _safe(f"PERM no map named {name}")
+
+
+def map_refused(problem: BaseException) -> str:
+    """A request that is not a socketmap request at all (the client's fault): PERM, and the
+    connection is closed."""
+    return _safe(f"PERM {problem}")

@@ -11,6 +11,7 @@ When the directory cannot answer in time the reply is TEMP: Postfix defers, neve
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from api.gateway import smtp
 from api.gateway.connection import QueuedConnection
@@ -20,6 +21,7 @@ from api.gateway.wire import NetstringReader, ProtocolError, netstring, split_re
 from directory.errors import DirectoryError
 
 TLS_POLICY, RECIPIENT = "tlspolicy", "recipient"
+log = logging.getLogger(__name__)
 
 
 class SocketmapProtocol(QueuedConnection[bytes]):
@@ -45,7 +47,7 @@ class SocketmapProtocol(QueuedConnection[bytes]):
 
     def _refuse(self, exc: ProtocolError) -> None:
         if self.transport is not None:
-            self.transport.write(netstring(f"PERM {exc}"))
+            self.transport.write(netstring(smtp.map_refused(exc)))
             self.transport.close()
 
     def _handle(self, payload: bytes) -> None:
@@ -58,6 +60,10 @@ class SocketmapProtocol(QueuedConnection[bytes]):
             try:
                 value = self.resolver.tls_policy(key)
             except DirectoryError as exc:
+                self._reply(smtp.map_error(exc))
+                return
+            except Exception as exc:  # a fault of ours: Postfix defers (TEMP), logged once here
+                log.exception("tlspolicy lookup of %r failed", key[:254])
                 self._reply(smtp.map_error(exc))
                 return
             self._reply(smtp.map_found(value) if value else smtp.NOT_FOUND)

@@ -548,6 +548,28 @@ def test_batch_with_malformed_addresses_lists_them_all(directory: Directory, wor
     assert "3 of 5" in err.detail
 
 
+def test_a_fault_in_a_batch_is_not_a_malformed_address(
+    directory: Directory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a bad address is the caller's error: a bug or a store fault while reading addresses
+    propagates as what it is (the gateway then defers, HTTP says 5xx)."""
+
+    def broken(_raw: str) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("directory.lookup.normalise", broken)
+    with pytest.raises(RuntimeError):
+        directory.lookup.lookup_many(["j.smith@wessex.gov.uk", "x@example.org"])
+
+    def unavailable(_raw: str) -> None:
+        raise DirectoryError(ErrorKind.UNAVAILABLE, "the store cannot answer")
+
+    monkeypatch.setattr("directory.lookup.normalise", unavailable)
+    with pytest.raises(DirectoryError) as raised:
+        directory.lookup.lookup_many(["j.smith@wessex.gov.uk"])
+    assert raised.value.kind is ErrorKind.UNAVAILABLE
+
+
 def test_batch_with_unknown_classification(directory: Directory, world: World) -> None:
     with pytest.raises(DirectoryError) as caught:
         directory.lookup.lookup_many(BATCH, "HUSH")

@@ -252,3 +252,35 @@ def test_many_concurrent_connections_get_their_own_answers(demo_directory: Direc
             assert expected in action
 
     serve(demo_directory, scenario)
+
+
+def test_an_internal_error_defers_and_never_bounces(
+    demo_directory: Directory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fault of ours (here: a bug in address parsing) is a 451 deferral and a socketmap TEMP,
+    logged once at the gateway; never 550 5.1.3 as if the sender had given a bad address."""
+
+    def broken(_raw: str) -> None:
+        raise RuntimeError("a bug, not a bad address")
+
+    async def scenario(gw: Gateway) -> None:
+        monkeypatch.setattr("directory.lookup.normalise", broken)
+        policy = await PolicyClient.connect(gw.policy_port)
+        reply = await policy.ask("j.smith@wessex.gov.uk")
+        await policy.close()
+        maps = await SocketmapClient.connect(gw.socketmap_port)
+        recipient = await maps.ask("recipient", "j.smith@wessex.gov.uk")
+        monkeypatch.setattr(gw.resolver, "_tls_value", broken_tls)
+        tls = await maps.ask("tlspolicy", "wessex.gov.uk")
+        await maps.close()
+        assert reply == "451 4.3.0 Clearance: the directory cannot answer now, try again later"
+        assert recipient.startswith("TEMP ") and tls.startswith("TEMP ")
+
+    def broken_tls(*_args: Any) -> None:
+        raise RuntimeError("a bug in the TLS policy")
+
+    with caplog.at_level("ERROR"):
+        serve(demo_directory, scenario, mode="enforce-known")
+    logged = [r for r in caplog.records if r.exc_info]
+    assert len(logged) == 3  # once per failure, at the gateway
+    assert {type(r.exc_info[1]).__name__ for r in logged if r.exc_info} == {"RuntimeError"}
