@@ -15,10 +15,11 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from directory.errors import DirectoryError, ErrorKind
-from pki.errors import PkiError
+from pki.errors import PkiError, PkiErrorKind
 
 MEDIA_TYPE = "application/problem+json"
 
+# Every kind of both packages, exhaustively (tests/api/test_error_tables.py checks it).
 STATUS: dict[ErrorKind, int] = {
     ErrorKind.MALFORMED: 400,
     ErrorKind.UNAUTHENTICATED: 401,
@@ -68,32 +69,35 @@ def problem(
 
 
 def from_directory_error(exc: DirectoryError, path: str | None = None) -> Response:
-    status = STATUS.get(exc.kind, 500)
+    status = STATUS[exc.kind]
     detail = "The directory could not complete the request." if exc.kind in HIDDEN else exc.detail
     extra = {} if exc.kind in HIDDEN else {k: v for k, v in exc.extra.items() if _plain(v)}
-    return problem(status, exc.kind.value, TITLES.get(exc.kind, "Error"), detail, path, **extra)
+    return problem(status, exc.kind.value, TITLES[exc.kind], detail, path, **extra)
 
 
-PKI_STATUS = {
-    "malformed": 400,
-    "weak-key": 400,
-    "unsupported-key": 400,
-    "lint-failed": 422,
-    "not-found": 404,
-    "conflict": 409,
+# Every pki kind; None: a fault of ours (a wrong CA passphrase is the operator's configuration,
+# not the caller's), answered 500 without detail.
+PKI_STATUS: dict[PkiErrorKind, int | None] = {
+    PkiErrorKind.MALFORMED: 400,
+    PkiErrorKind.WEAK_KEY: 400,
+    PkiErrorKind.UNSUPPORTED_KEY: 400,
+    PkiErrorKind.LINT_FAILED: 422,
+    PkiErrorKind.NOT_FOUND: 404,
+    PkiErrorKind.CONFLICT: 409,
+    PkiErrorKind.UNAUTHORIZED: None,
+    PkiErrorKind.INTERNAL: None,
 }
 
 
 def from_pki_error(exc: PkiError, path: str | None = None) -> Response:
-    status = PKI_STATUS.get(exc.kind)
-    if status is None:  # unauthorized (CA passphrase), internal: no detail leaves
+    status = PKI_STATUS[exc.kind]
+    if status is None:
         return problem(
             500, "internal", "Internal error", "The directory could not complete the request.", path
         )
     extra: dict[str, Any] = {}
-    findings = getattr(exc, "findings", None)
-    if findings:
-        extra["findings"] = [str(f) for f in findings]
+    if exc.findings:
+        extra["findings"] = [str(f) for f in exc.findings]
     return problem(status, exc.kind, "Certificate request refused", exc.detail, path, **extra)
 
 

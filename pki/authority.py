@@ -17,7 +17,7 @@ from pki import storage
 from pki.clock import Clock, now_seconds
 from pki.crl import RevokedEntry, build_crl
 from pki.csr import public_key_from_csr
-from pki.errors import PkiError
+from pki.errors import PkiError, PkiErrorKind
 from pki.extensions import (
     authority_information_access,
     authority_key_identifier,
@@ -78,14 +78,18 @@ class CertificateAuthority:
         clock: Clock,
     ) -> None:
         if issuing.public_key() != issuing_key.public_key():
-            raise PkiError("malformed", "the issuing key does not match the issuing certificate")
+            raise PkiError(
+                PkiErrorKind.MALFORMED, "the issuing key does not match the issuing certificate"
+            )
         if ocsp_responder.public_key() != ocsp_key.public_key():
-            raise PkiError("malformed", "the OCSP key does not match the responder certificate")
+            raise PkiError(
+                PkiErrorKind.MALFORMED, "the OCSP key does not match the responder certificate"
+            )
         try:
             issuing.verify_directly_issued_by(root)
             ocsp_responder.verify_directly_issued_by(issuing)
         except (ValueError, TypeError, InvalidSignature):
-            raise PkiError("malformed", "the CA certificates do not chain") from None
+            raise PkiError(PkiErrorKind.MALFORMED, "the CA certificates do not chain") from None
         self._root = root
         self._issuing = issuing
         self._issuing_key = issuing_key
@@ -182,7 +186,7 @@ class CertificateAuthority:
         now = now_seconds(self._clock)
         not_after = now + timedelta(days=self._validity_days(request)) - timedelta(seconds=1)
         if not_after > self._issuing.not_valid_after_utc:
-            raise PkiError("malformed", "the certificate would outlive the issuing CA")
+            raise PkiError(PkiErrorKind.MALFORMED, "the certificate would outlive the issuing CA")
 
         # (1) Reserve a fresh random serial in the ledger (a duplicate raises `conflict`).
         serial = random_serial()
@@ -211,11 +215,15 @@ class CertificateAuthority:
 
         # (7) The real TBS must be byte-for-byte the linted TBS, and the signature must verify.
         if cert.tbs_certificate_bytes != lint_cert.tbs_certificate_bytes:
-            raise PkiError("internal", f"serial {serial:x}: signed TBS differs from linted TBS")
+            raise PkiError(
+                PkiErrorKind.INTERNAL, f"serial {serial:x}: signed TBS differs from linted TBS"
+            )
         try:
             cert.verify_directly_issued_by(self._issuing)
         except (ValueError, TypeError, InvalidSignature):
-            raise PkiError("internal", f"serial {serial:x}: signature does not verify") from None
+            raise PkiError(
+                PkiErrorKind.INTERNAL, f"serial {serial:x}: signature does not verify"
+            ) from None
 
         # (8) Record the issued certificate.
         der = cert.public_bytes(serialization.Encoding.DER)
@@ -250,7 +258,7 @@ class CertificateAuthority:
         )
         if isinstance(days, bool) or not 1 <= days <= MAX_SUBSCRIBER_VALIDITY_DAYS:
             raise PkiError(
-                "malformed",
+                PkiErrorKind.MALFORMED,
                 f"validity of {days} days: must be 1-{MAX_SUBSCRIBER_VALIDITY_DAYS} days "
                 f"(S/MIME BR 6.3.2 maximum is {BR_MAX_VALIDITY_DAYS}; pkilint warns at it)",
             )
@@ -258,22 +266,26 @@ class CertificateAuthority:
 
     def _subscriber_key(self, request: IssueRequest) -> tuple[PublicKey, PrivateKey | None]:
         if (request.csr is None) == (request.generate_key is None):
-            raise PkiError("malformed", "give exactly one of a CSR and a key type to generate")
+            raise PkiError(
+                PkiErrorKind.MALFORMED, "give exactly one of a CSR and a key type to generate"
+            )
         if request.csr is not None:
             public_key = public_key_from_csr(request.csr)
             if key_spec_of(public_key) not in self._profile.allowed_keys:
                 raise PkiError(
-                    "unsupported-key",
+                    PkiErrorKind.UNSUPPORTED_KEY,
                     f"key type {key_spec_of(public_key)} is not allowed by profile "
                     f"{self._profile.name!r}",
                 )
             return public_key, None
         if request.pkcs12_passphrase is None:
-            raise PkiError("malformed", "a generated key needs a PKCS#12 passphrase")
+            raise PkiError(PkiErrorKind.MALFORMED, "a generated key needs a PKCS#12 passphrase")
         check_passphrase(request.pkcs12_passphrase, "the PKCS#12 passphrase")
         spec = parse_key_spec(request.generate_key or self._profile.generated_key)
         if spec == "ed25519":
-            raise PkiError("unsupported-key", "generated keys must be RSA or ECDSA (PKCS#12)")
+            raise PkiError(
+                PkiErrorKind.UNSUPPORTED_KEY, "generated keys must be RSA or ECDSA (PKCS#12)"
+            )
         private_key = generate_private_key(spec)
         assert not isinstance(private_key, ed25519.Ed25519PrivateKey)
         return private_key.public_key(), private_key

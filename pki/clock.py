@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from pki.errors import PkiError
+from pki.errors import PkiError, PkiErrorKind
 
 Clock = Callable[[], datetime]
 
@@ -19,5 +19,5 @@ def now_seconds(clock: Clock) -> datetime:
     """The clock's time in UTC, truncated to whole seconds (certificates carry no fractions)."""
     value = clock()
     if value.tzinfo is None:
-        raise PkiError("internal", "the clock must return an aware datetime")
+        raise PkiError(PkiErrorKind.INTERNAL, "the clock must return an aware datetime")
     return value.astimezone(UTC).replace(microsecond=0)

@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from pki import der
-from pki.errors import PkiError
+from pki.errors import PkiError, PkiErrorKind
 from pki.keys import CaPrivateKey, signature_hash
 from pki.status import RevocationReason
 
@@ -46,7 +46,7 @@ def signature_algorithm(key: CaPrivateKey) -> bytes:
     family = "ec" if isinstance(key, ec.EllipticCurvePrivateKey) else "rsa"
     algorithm = _SIGNATURE_ALGORITHMS.get((family, digest.name.upper() if digest else ""))
     if algorithm is None:
-        raise PkiError("unsupported-key", "this CA key type cannot sign CRLs")
+        raise PkiError(PkiErrorKind.UNSUPPORTED_KEY, "this CA key type cannot sign CRLs")
     return algorithm
 
 
@@ -54,21 +54,23 @@ def sign_der(key: CaPrivateKey, data: bytes) -> bytes:
     """A signature over `data` with the CA key's algorithm (in-process signing only)."""
     digest = signature_hash(key)
     if digest is None:
-        raise PkiError("unsupported-key", "this CA key type cannot sign")
+        raise PkiError(PkiErrorKind.UNSUPPORTED_KEY, "this CA key type cannot sign")
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return key.sign(data, ec.ECDSA(digest))
     if isinstance(key, rsa.RSAPrivateKey):
         return key.sign(data, padding.PKCS1v15(), digest)
-    raise PkiError("unsupported-key", "this CA key type cannot sign")
+    raise PkiError(PkiErrorKind.UNSUPPORTED_KEY, "this CA key type cannot sign")
 
 
 def _entry(serial: int, revoked_at: datetime, reason: RevocationReason) -> bytes:
     if not 0 < serial <= MAX_CRL_NUMBER:
-        raise PkiError("malformed", f"serial {serial} is not a positive 20-octet integer")
+        raise PkiError(
+            PkiErrorKind.MALFORMED, f"serial {serial} is not a positive 20-octet integer"
+        )
     if not isinstance(reason, RevocationReason):
         reason = RevocationReason.parse(str(reason))
     if revoked_at.tzinfo is None:
-        raise PkiError("malformed", "revocation times must be timezone-aware")
+        raise PkiError(PkiErrorKind.MALFORMED, "revocation times must be timezone-aware")
     extensions = _REASON_EXTENSIONS.get(reason, b"")
     return der.sequence(der.integer(serial), der.time(revoked_at), extensions)
 
@@ -85,22 +87,23 @@ def build_crl(
 ) -> bytes:
     """Build and sign a CRL (DER). `revoked` is (serial, revocation time, reason) tuples."""
     if not 0 <= number <= MAX_CRL_NUMBER:
-        raise PkiError("malformed", f"CRL number {number} must be 0 .. 2**159-1")
+        raise PkiError(PkiErrorKind.MALFORMED, f"CRL number {number} must be 0 .. 2**159-1")
     if this_update.tzinfo is None or next_update.tzinfo is None:
-        raise PkiError("malformed", "thisUpdate and nextUpdate must be timezone-aware")
+        raise PkiError(PkiErrorKind.MALFORMED, "thisUpdate and nextUpdate must be timezone-aware")
     this_update = this_update.replace(microsecond=0)
     next_update = next_update.replace(microsecond=0)
     span = next_update - this_update
     limit = MAX_ARL_SPAN if authority_revocation_list else MAX_CRL_SPAN
     if not timedelta(0) < span <= limit:
         raise PkiError(
-            "malformed", f"nextUpdate must be after thisUpdate and within {limit.days} days"
+            PkiErrorKind.MALFORMED,
+            f"nextUpdate must be after thisUpdate and within {limit.days} days",
         )
     try:
         ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     except x509.ExtensionNotFound:
         raise PkiError(
-            "malformed", "the CRL issuer certificate has no subjectKeyIdentifier"
+            PkiErrorKind.MALFORMED, "the CRL issuer certificate has no subjectKeyIdentifier"
         ) from None
 
     algorithm = signature_algorithm(key)

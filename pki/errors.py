@@ -9,31 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from enum import StrEnum
 
-ErrorKind = Literal[
-    "malformed",  # the caller's input is invalid (request, CSR, config file, OCSP request ...)
-    "weak-key",  # a public key that is too weak (RSA < 2048, small exponent ...)
-    "unsupported-key",  # a key type that the S/MIME BR or pkilint do not allow
-    "lint-failed",  # pkilint found something at WARNING or above; see `findings`
-    "not-found",  # a CA file or serial that does not exist
-    "conflict",  # a duplicate serial, an existing CA directory
-    "unauthorized",  # a wrong passphrase
-    "internal",  # a broken invariant inside pki (never the caller's fault)
-]
 
-ERROR_KINDS: frozenset[str] = frozenset(
-    {
-        "malformed",
-        "weak-key",
-        "unsupported-key",
-        "lint-failed",
-        "not-found",
-        "conflict",
-        "unauthorized",
-        "internal",
-    }
-)
+class PkiErrorKind(StrEnum):
+    """What went wrong in pki: stable values, part of the API (the transports map each kind to an
+    HTTP status and an exit code, in one table each)."""
+
+    MALFORMED = "malformed"  # the caller's input is invalid (request, CSR, OCSP request ...)
+    WEAK_KEY = "weak-key"  # a public key that is too weak (RSA < 2048, small exponent ...)
+    UNSUPPORTED_KEY = "unsupported-key"  # a key type the S/MIME BR or pkilint do not allow
+    LINT_FAILED = "lint-failed"  # pkilint found something at WARNING or above; see `findings`
+    NOT_FOUND = "not-found"  # a CA file or serial that does not exist
+    CONFLICT = "conflict"  # a duplicate serial, an existing CA directory
+    UNAUTHORIZED = "unauthorized"  # a wrong CA passphrase
+    INTERNAL = "internal"  # a broken invariant inside pki (never the caller's fault)
 
 
 @dataclass(frozen=True)
@@ -55,10 +45,10 @@ class LintFinding:
 class PkiError(Exception):
     """A failure in pki: `kind` is stable and machine-readable, `detail` is one human sentence."""
 
-    def __init__(self, kind: ErrorKind, detail: str, findings: Sequence[LintFinding] = ()) -> None:
-        if kind not in ERROR_KINDS:
-            raise ValueError(f"unknown PkiError kind {kind!r}")
+    def __init__(
+        self, kind: PkiErrorKind, detail: str, findings: Sequence[LintFinding] = ()
+    ) -> None:
         super().__init__(f"{kind}: {detail}")
-        self.kind: ErrorKind = kind
+        self.kind = PkiErrorKind(kind)  # ValueError for a kind that does not exist
         self.detail = detail
         self.findings: tuple[LintFinding, ...] = tuple(findings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
-from pki.errors import PkiError
+from pki.errors import PkiError, PkiErrorKind
 from pki.keys import PublicKey
 
 
@@ -19,7 +19,9 @@ def authority_key_identifier(issuer: x509.Certificate) -> x509.AuthorityKeyIdent
     try:
         ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     except x509.ExtensionNotFound:
-        raise PkiError("malformed", "the issuer certificate has no subjectKeyIdentifier") from None
+        raise PkiError(
+            PkiErrorKind.MALFORMED, "the issuer certificate has no subjectKeyIdentifier"
+        ) from None
     return x509.AuthorityKeyIdentifier(ski.digest, None, None)
 
 

@@ -24,7 +24,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pki import storage
 from pki.clock import Clock, now_seconds
 from pki.crl import RevokedEntry, build_crl
-from pki.errors import PkiError
+from pki.errors import PkiError, PkiErrorKind
 from pki.extensions import (
     authority_information_access,
     authority_key_identifier,
@@ -249,7 +249,7 @@ def sign_root_crl(
     previous = x509.load_der_x509_crl(storage.read_file(paths.root_crl))
     previous_number = previous.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
     if number <= previous_number:
-        raise PkiError("conflict", f"CRL number {number} must exceed {previous_number}")
+        raise PkiError(PkiErrorKind.CONFLICT, f"CRL number {number} must exceed {previous_number}")
     now = now_seconds(clock)
     crl = build_crl(
         issuer=root,

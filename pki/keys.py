@@ -16,7 +16,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from pki.errors import PkiError
+from pki.errors import PkiError, PkiErrorKind
 
 KeySpec = Literal["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519"]
 KEY_SPECS: tuple[str, ...] = get_args(KeySpec)
@@ -58,7 +58,8 @@ def parse_key_spec(value: str) -> KeySpec:
         if value == spec:
             return spec
     raise PkiError(
-        "malformed", f"unknown key type {value!r}; expected one of {', '.join(KEY_SPECS)}"
+        PkiErrorKind.MALFORMED,
+        f"unknown key type {value!r}; expected one of {', '.join(KEY_SPECS)}",
     )
 
 
@@ -78,7 +79,8 @@ def generate_ca_key(spec: KeySpec) -> CaPrivateKey:
     """A CA key: ECDSA P-384 or RSA 3072/4096."""
     if spec not in CA_KEY_SPECS:
         raise PkiError(
-            "unsupported-key", f"CA key type {spec!r} is not one of {', '.join(CA_KEY_SPECS)}"
+            PkiErrorKind.UNSUPPORTED_KEY,
+            f"CA key type {spec!r} is not one of {', '.join(CA_KEY_SPECS)}",
         )
     key = generate_private_key(spec)
     assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
@@ -104,28 +106,34 @@ def check_public_key(key: object) -> PublicKey:
         bits = key.key_size
         exponent = key.public_numbers().e
         if bits < MIN_RSA_BITS:
-            raise PkiError("weak-key", f"RSA key of {bits} bits; at least {MIN_RSA_BITS} needed")
+            raise PkiError(
+                PkiErrorKind.WEAK_KEY, f"RSA key of {bits} bits; at least {MIN_RSA_BITS} needed"
+            )
         if bits % 8 != 0:
-            raise PkiError("weak-key", f"RSA modulus of {bits} bits is not a multiple of 8")
+            raise PkiError(
+                PkiErrorKind.WEAK_KEY, f"RSA modulus of {bits} bits is not a multiple of 8"
+            )
         if bits > MAX_RSA_BITS:
             raise PkiError(
-                "unsupported-key", f"RSA key of {bits} bits; at most {MAX_RSA_BITS} allowed"
+                PkiErrorKind.UNSUPPORTED_KEY,
+                f"RSA key of {bits} bits; at most {MAX_RSA_BITS} allowed",
             )
         if exponent % 2 == 0 or exponent < 65537:
             raise PkiError(
-                "weak-key", f"RSA public exponent {exponent} must be odd and at least 65537"
+                PkiErrorKind.WEAK_KEY,
+                f"RSA public exponent {exponent} must be odd and at least 65537",
             )
         return key
     if isinstance(key, ec.EllipticCurvePublicKey):
         if key.curve.name not in _CURVES:
             raise PkiError(
-                "unsupported-key",
+                PkiErrorKind.UNSUPPORTED_KEY,
                 f"elliptic curve {key.curve.name} is not allowed; use P-256 or P-384",
             )
         return key
     if isinstance(key, ed25519.Ed25519PublicKey):
         return key
-    raise PkiError("unsupported-key", f"key type {type(key).__name__} is not allowed")
+    raise PkiError(PkiErrorKind.UNSUPPORTED_KEY, f"key type {type(key).__name__} is not allowed")
 
 
 SignatureHash = hashes.SHA256 | hashes.SHA384
@@ -145,7 +153,7 @@ def check_passphrase(passphrase: str | bytes, what: str = "the CA passphrase") -
     raw = passphrase.encode() if isinstance(passphrase, str) else bytes(passphrase)
     text = raw.decode(errors="replace").strip()
     if not text:
-        raise PkiError("malformed", f"{what} is empty")
+        raise PkiError(PkiErrorKind.MALFORMED, f"{what} is empty")
     lowered = text.lower()
     if (
         lowered in _PLACEHOLDERS
@@ -154,9 +162,11 @@ def check_passphrase(passphrase: str | bytes, what: str = "the CA passphrase") -
         or text.startswith("${")
         or len(set(lowered)) == 1
     ):
-        raise PkiError("malformed", f"{what} is a placeholder; set a real secret")
+        raise PkiError(PkiErrorKind.MALFORMED, f"{what} is a placeholder; set a real secret")
     if len(raw) < MIN_PASSPHRASE_LENGTH:
-        raise PkiError("malformed", f"{what} must be at least {MIN_PASSPHRASE_LENGTH} bytes long")
+        raise PkiError(
+            PkiErrorKind.MALFORMED, f"{what} must be at least {MIN_PASSPHRASE_LENGTH} bytes long"
+        )
     return raw
 
 
@@ -191,7 +201,7 @@ def _intact_envelope(pem: bytes) -> bool:
 def decrypt_private_key(pem: bytes, passphrase: bytes, source: str) -> CaPrivateKey:
     """Load an encrypted CA key; wrong passphrase -> `unauthorized`, damaged file -> `malformed`."""
     if b"ENCRYPTED PRIVATE KEY" not in pem:
-        raise PkiError("malformed", f"{source}: the private key is not encrypted")
+        raise PkiError(PkiErrorKind.MALFORMED, f"{source}: the private key is not encrypted")
     try:
         key = serialization.load_pem_private_key(pem, password=passphrase)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
@@ -200,8 +210,8 @@ def decrypt_private_key(pem: bytes, passphrase: bytes, source: str) -> CaPrivate
         # then fails to parse: an intact envelope means the passphrase is what is wrong.
         text = str(exc).lower()
         if "password" in text or "decrypt" in text or _intact_envelope(pem):
-            raise PkiError("unauthorized", f"{source}: wrong CA passphrase") from None
-        raise PkiError("malformed", f"{source}: cannot load the private key") from None
+            raise PkiError(PkiErrorKind.UNAUTHORIZED, f"{source}: wrong CA passphrase") from None
+        raise PkiError(PkiErrorKind.MALFORMED, f"{source}: cannot load the private key") from None
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        raise PkiError("unsupported-key", f"{source}: not an RSA or ECDSA key")
+        raise PkiError(PkiErrorKind.UNSUPPORTED_KEY, f"{source}: not an RSA or ECDSA key")
     return key

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from pki.errors import PkiError
+from pki.errors import PkiError, PkiErrorKind
 from pki.status import CertificateStatus, Good, RevocationReason, Revoked, Unknown
 
 
@@ -51,7 +51,7 @@ class InMemoryLedger:
     def reserve_serial(self, serial: int) -> None:
         with self._lock:
             if serial in self.entries:
-                raise PkiError("conflict", f"serial {serial:x} is already reserved")
+                raise PkiError(PkiErrorKind.CONFLICT, f"serial {serial:x} is already reserved")
             self.entries[serial] = LedgerEntry(serial)
 
     def record_precertificate(self, serial: int, der: bytes) -> None:
@@ -64,7 +64,9 @@ class InMemoryLedger:
         with self._lock:
             entry = self._entry(serial)
             if entry.precertificate is None:
-                raise PkiError("internal", f"serial {serial:x} issued without a linted precert")
+                raise PkiError(
+                    PkiErrorKind.INTERNAL, f"serial {serial:x} issued without a linted precert"
+                )
             entry.certificate, entry.email = der, email
             entry.not_before, entry.not_after = not_before, not_after
 
@@ -72,7 +74,9 @@ class InMemoryLedger:
         with self._lock:
             entry = self.entries.get(serial)
             if entry is None or entry.certificate is None:
-                raise PkiError("not-found", f"no issued certificate with serial {serial:x}")
+                raise PkiError(
+                    PkiErrorKind.NOT_FOUND, f"no issued certificate with serial {serial:x}"
+                )
             entry.revoked = Revoked(when, reason)
 
     def status(self, serial: int) -> CertificateStatus:
@@ -91,5 +95,5 @@ class InMemoryLedger:
     def _entry(self, serial: int) -> LedgerEntry:
         entry = self.entries.get(serial)
         if entry is None:
-            raise PkiError("internal", f"serial {serial:x} was never reserved")
+            raise PkiError(PkiErrorKind.INTERNAL, f"serial {serial:x} was never reserved")
         return entry

@@ -20,7 +20,7 @@ from pyasn1.codec.der import encoder
 from pyasn1.type import univ
 from pyasn1_fasder import decode_der
 
-from pki.errors import LintFinding, PkiError
+from pki.errors import LintFinding, PkiError, PkiErrorKind
 from pki.request import ValidationType
 
 BLOCKING = validation.ValidationFindingSeverity.WARNING
@@ -152,4 +152,4 @@ def require_clean(findings: list[LintFinding], what: str) -> None:
     """Raise `lint-failed` listing the findings, if there are any."""
     if findings:
         listed = "; ".join(str(f) for f in findings)
-        raise PkiError("lint-failed", f"{what}: pkilint: {listed}", findings)
+        raise PkiError(PkiErrorKind.LINT_FAILED, f"{what}: pkilint: {listed}", findings)

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
 
 from pki.clock import Clock, now_seconds
-from pki.errors import PkiError
+from pki.errors import PkiError, PkiErrorKind
 from pki.keys import CaPrivateKey, signature_hash
 from pki.status import CertificateStatus, Good, Revoked, Unknown
 
@@ -67,7 +67,7 @@ def _public_key_bits(cert: x509.Certificate) -> bytes:
         )
     if isinstance(key, rsa.RSAPublicKey):
         return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
-    raise PkiError("unsupported-key", "the issuing CA key must be ECDSA or RSA")
+    raise PkiError(PkiErrorKind.UNSUPPORTED_KEY, "the issuing CA key must be ECDSA or RSA")
 
 
 class OcspResponder:
@@ -84,7 +84,9 @@ class OcspResponder:
         validity: timedelta = timedelta(hours=24),
     ) -> None:
         if not MIN_VALIDITY <= validity <= MAX_VALIDITY:
-            raise PkiError("malformed", "OCSP validity must be between 8 hours and 10 days")
+            raise PkiError(
+                PkiErrorKind.MALFORMED, "OCSP validity must be between 8 hours and 10 days"
+            )
         self._issuer = issuer
         self._responder_cert = responder_cert
         self._responder_key = responder_key

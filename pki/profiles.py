@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from pki.errors import PkiError
+from pki.errors import PkiError, PkiErrorKind
 from pki.keys import CA_KEY_SPECS, KEY_SPECS, KeySpec, parse_key_spec
 from pki.lint import oid_is_lintable
 
@@ -86,7 +86,9 @@ class PkiProfile:
         arc = self.trust_levels.get(level)
         if arc is None:
             known = ", ".join(self.trust_levels)
-            raise PkiError("malformed", f"unknown trust level {level!r}; expected one of {known}")
+            raise PkiError(
+                PkiErrorKind.MALFORMED, f"unknown trust level {level!r}; expected one of {known}"
+            )
         return f"{self.policy_arc}.{arc}"
 
     def trust_level_oids(self) -> dict[str, str]:
@@ -97,7 +99,7 @@ class PkiProfile:
 
 def _check_profile(p: PkiProfile) -> None:
     def bad(key: str, problem: str) -> PkiError:
-        return PkiError("malformed", f"profile {p.name!r}: {key}: {problem}")
+        return PkiError(PkiErrorKind.MALFORMED, f"profile {p.name!r}: {key}: {problem}")
 
     if p.ca_key not in CA_KEY_SPECS:
         raise bad("ca.key", f"must be one of {', '.join(CA_KEY_SPECS)}")
@@ -166,7 +168,7 @@ class _Section:
 
     def error(self, key: str, problem: str) -> PkiError:
         where = f"[{self.name}] {key}" if self.name else key
-        return PkiError("malformed", f"{self.source}: {where.strip()}: {problem}")
+        return PkiError(PkiErrorKind.MALFORMED, f"{self.source}: {where.strip()}: {problem}")
 
     def take(self, key: str, kind: type, default: Any) -> Any:
         if key not in self.table:
@@ -190,9 +192,9 @@ def load_profile(path: str | Path) -> PkiProfile:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
     except FileNotFoundError:
-        raise PkiError("not-found", f"{source}: no such profile file") from None
+        raise PkiError(PkiErrorKind.NOT_FOUND, f"{source}: no such profile file") from None
     except tomllib.TOMLDecodeError as exc:
-        raise PkiError("malformed", f"{source}: not valid TOML: {exc}") from None
+        raise PkiError(PkiErrorKind.MALFORMED, f"{source}: not valid TOML: {exc}") from None
     d = PkiProfile()
     top = _Section(source, "", data)
     name = top.take("name", str, d.name)
@@ -242,4 +244,4 @@ def load_profile(path: str | Path) -> PkiProfile:
         return PkiProfile(**fields)
     except PkiError as exc:
         detail = exc.detail.replace(f"profile {name!r}: ", "")
-        raise PkiError("malformed", f"{source}: {detail}") from None
+        raise PkiError(PkiErrorKind.MALFORMED, f"{source}: {detail}") from None

@@ -15,7 +15,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from pki.errors import PkiError
+from pki.errors import PkiError, PkiErrorKind
 from pki.keys import check_passphrase
 
 SigningKey = ed25519.Ed25519PrivateKey
@@ -40,16 +40,16 @@ def encrypt_signing_key(key: SigningKey, passphrase: str | bytes) -> bytes:
 def load_signing_key(pem: bytes, passphrase: str | bytes, source: str) -> SigningKey:
     """An encrypted Ed25519 key: wrong passphrase -> `unauthorized`, anything else `malformed`."""
     if b"ENCRYPTED PRIVATE KEY" not in pem:
-        raise PkiError("malformed", f"{source}: the signing key is not encrypted")
+        raise PkiError(PkiErrorKind.MALFORMED, f"{source}: the signing key is not encrypted")
     secret = passphrase.encode() if isinstance(passphrase, str) else passphrase
     try:
         key = serialization.load_pem_private_key(pem, password=secret)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         if "password" in str(exc).lower() or "decrypt" in str(exc).lower():
-            raise PkiError("unauthorized", f"{source}: wrong passphrase") from None
-        raise PkiError("malformed", f"{source}: cannot load the signing key") from None
+            raise PkiError(PkiErrorKind.UNAUTHORIZED, f"{source}: wrong passphrase") from None
+        raise PkiError(PkiErrorKind.MALFORMED, f"{source}: cannot load the signing key") from None
     if not isinstance(key, ed25519.Ed25519PrivateKey):
-        raise PkiError("unsupported-key", f"{source}: not an Ed25519 key")
+        raise PkiError(PkiErrorKind.UNSUPPORTED_KEY, f"{source}: not an Ed25519 key")
     return key
 
 
@@ -64,13 +64,19 @@ def load_public_key(pem: str | bytes) -> VerifyKey:
     """An Ed25519 public key from SPKI PEM; anything else is `malformed`/`unsupported-key`."""
     raw = pem.encode("utf-8") if isinstance(pem, str) else pem
     if len(raw) > MAX_PUBLIC_KEY_PEM:
-        raise PkiError("malformed", "the public key file is too large to be one public key")
+        raise PkiError(
+            PkiErrorKind.MALFORMED, "the public key file is too large to be one public key"
+        )
     try:
         key = serialization.load_pem_public_key(raw)
     except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise PkiError("malformed", "not a PEM public key (-----BEGIN PUBLIC KEY-----)") from None
+        raise PkiError(
+            PkiErrorKind.MALFORMED, "not a PEM public key (-----BEGIN PUBLIC KEY-----)"
+        ) from None
     if not isinstance(key, ed25519.Ed25519PublicKey):
-        raise PkiError("unsupported-key", f"the public key is {type(key).__name__}, not Ed25519")
+        raise PkiError(
+            PkiErrorKind.UNSUPPORTED_KEY, f"the public key is {type(key).__name__}, not Ed25519"
+        )
     return key
 
 
@@ -92,7 +98,9 @@ def verify(key: VerifyKey, payload: bytes, signature: bytes) -> None:
     try:
         key.verify(signature, payload)
     except InvalidSignature:
-        raise PkiError("unauthorized", "the signature does not verify with the key") from None
+        raise PkiError(
+            PkiErrorKind.UNAUTHORIZED, "the signature does not verify with the key"
+        ) from None
 
 
 def b64url(data: bytes) -> str:
@@ -102,11 +110,11 @@ def b64url(data: bytes) -> str:
 def from_b64url(text: str, what: str) -> bytes:
     """Strict base64url (padding optional); `malformed` on anything else."""
     if not isinstance(text, str) or not text.isascii():
-        raise PkiError("malformed", f"{what} is not base64url text")
+        raise PkiError(PkiErrorKind.MALFORMED, f"{what} is not base64url text")
     if _B64URL.fullmatch(text) is None:
-        raise PkiError("malformed", f"{what} is not base64url (A-Z a-z 0-9 - _ only)")
+        raise PkiError(PkiErrorKind.MALFORMED, f"{what} is not base64url (A-Z a-z 0-9 - _ only)")
     padded = text + "=" * (-len(text) % 4)
     try:
         return base64.urlsafe_b64decode(padded.encode("ascii"))
     except (binascii.Error, ValueError):
-        raise PkiError("malformed", f"{what} is not valid base64url") from None
+        raise PkiError(PkiErrorKind.MALFORMED, f"{what} is not valid base64url") from None

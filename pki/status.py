@@ -14,7 +14,7 @@ from datetime import datetime
 
 from cryptography import x509
 
-from pki.errors import PkiError
+from pki.errors import PkiError, PkiErrorKind
 
 
 class RevocationReason(enum.StrEnum):
@@ -31,7 +31,9 @@ class RevocationReason(enum.StrEnum):
             if value == reason.value:
                 return reason
         allowed = ", ".join(r.value for r in cls)
-        raise PkiError("malformed", f"revocation reason {value!r} is not one of {allowed}")
+        raise PkiError(
+            PkiErrorKind.MALFORMED, f"revocation reason {value!r} is not one of {allowed}"
+        )
 
     @property
     def code(self) -> int | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from pki.errors import PkiError
+from pki.errors import PkiError, PkiErrorKind
 from pki.keys import CaPrivateKey, decrypt_private_key, encrypt_private_key
 
 FILE_MODE = 0o600
@@ -74,7 +74,9 @@ def make_ca_directory(directory: Path) -> CaPaths:
     paths = CaPaths(directory)
     existing = [p.name for p in paths.all_files() if p.exists()]
     if existing:
-        raise PkiError("conflict", f"{directory} already holds a CA ({', '.join(existing)})")
+        raise PkiError(
+            PkiErrorKind.CONFLICT, f"{directory} already holds a CA ({', '.join(existing)})"
+        )
     directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     os.chmod(directory, DIR_MODE)
     return paths
@@ -89,7 +91,7 @@ def write_file(path: Path, data: bytes, *, replace: bool = False) -> None:
     try:
         fd = os.open(target, flags, FILE_MODE)
     except FileExistsError:
-        raise PkiError("conflict", f"{target} already exists") from None
+        raise PkiError(PkiErrorKind.CONFLICT, f"{target} already exists") from None
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as handle:
@@ -107,9 +109,9 @@ def read_file(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise PkiError("not-found", f"{path} does not exist") from None
+        raise PkiError(PkiErrorKind.NOT_FOUND, f"{path} does not exist") from None
     except PermissionError:
-        raise PkiError("unauthorized", f"{path} is not readable") from None
+        raise PkiError(PkiErrorKind.UNAUTHORIZED, f"{path} is not readable") from None
 
 
 def write_key(path: Path, key: CaPrivateKey, passphrase: bytes, *, replace: bool = False) -> None:
@@ -120,7 +122,7 @@ def read_key(path: Path, passphrase: bytes) -> CaPrivateKey:
     """Load an encrypted key; refuse a key file that group or others can read."""
     data = read_file(path)
     if stat.S_IMODE(path.stat().st_mode) & 0o077:
-        raise PkiError("malformed", f"{path}: permissions are too open (must be 0600)")
+        raise PkiError(PkiErrorKind.MALFORMED, f"{path}: permissions are too open (must be 0600)")
     return decrypt_private_key(data, passphrase, str(path))
 
 
@@ -132,4 +134,4 @@ def read_certificate(path: Path) -> x509.Certificate:
     try:
         return x509.load_pem_x509_certificate(read_file(path))
     except ValueError:
-        raise PkiError("malformed", f"{path}: not a PEM certificate") from None
+        raise PkiError(PkiErrorKind.MALFORMED, f"{path}: not a PEM certificate") from None

@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from pki.domains import is_public_hostname
-from pki.errors import PkiError
+from pki.errors import PkiError, PkiErrorKind
 from pki.request import IssueRequest, ValidationType
 
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -38,19 +38,20 @@ def normalise_email(email: str) -> str:
     SmtpUTF8Mailbox, which Clearance does not issue, so they are `malformed`.
     """
     if not email.isascii():
-        raise PkiError("malformed", "email address must be ASCII (IDNA A-label domain)")
+        raise PkiError(PkiErrorKind.MALFORMED, "email address must be ASCII (IDNA A-label domain)")
     local, sep, domain = email.rpartition("@")
     if not sep or not local or not domain:
-        raise PkiError("malformed", f"{email!r} is not a mailbox address")
+        raise PkiError(PkiErrorKind.MALFORMED, f"{email!r} is not a mailbox address")
     domain = domain.lower().rstrip(".")
     if len(local) > 64 or not _LOCAL_RE.match(local):
-        raise PkiError("malformed", f"{email!r}: invalid local part")
+        raise PkiError(PkiErrorKind.MALFORMED, f"{email!r}: invalid local part")
     labels = domain.split(".")
     if len(domain) > 253 or len(labels) < 2 or not all(_LABEL_RE.match(x) for x in labels):
-        raise PkiError("malformed", f"{email!r}: invalid domain")
+        raise PkiError(PkiErrorKind.MALFORMED, f"{email!r}: invalid domain")
     if labels[-1].isdigit() or not is_public_hostname(domain):
         raise PkiError(
-            "malformed", f"{email!r}: domain is not under a public suffix (internal name)"
+            PkiErrorKind.MALFORMED,
+            f"{email!r}: domain is not under a public suffix (internal name)",
         )
     return f"{local}@{domain}"
 
@@ -64,35 +65,39 @@ def check_organization_identifier(value: str, country: str) -> str:
     m = _ORG_ID_RE.match(value)
     if m is None:
         raise PkiError(
-            "malformed",
+            PkiErrorKind.MALFORMED,
             f"organization identifier {value!r} must look like NTRGB-01234567 or GOVGB",
         )
     scheme, ref = m["scheme"], m["reference"]
     if scheme in _REFERENCE_REQUIRED and not ref:
-        raise PkiError("malformed", f"organization identifier scheme {scheme} needs a reference")
+        raise PkiError(
+            PkiErrorKind.MALFORMED, f"organization identifier scheme {scheme} needs a reference"
+        )
     if scheme in _REFERENCE_PROHIBITED and ref:
         raise PkiError(
-            "malformed",
+            PkiErrorKind.MALFORMED,
             f"organization identifier scheme {scheme} takes no reference (use e.g. {scheme}GB)",
         )
     if scheme == "LEI":
-        raise PkiError("malformed", "LEI organization identifiers are not supported")
+        raise PkiError(PkiErrorKind.MALFORMED, "LEI organization identifiers are not supported")
     if m["country"] != country:
         raise PkiError(
-            "malformed", f"organization identifier country {m['country']} differs from {country}"
+            PkiErrorKind.MALFORMED,
+            f"organization identifier country {m['country']} differs from {country}",
         )
     return value
 
 
 def _text(value: str | None, what: str) -> str:
     if value is None or not value.strip():
-        raise PkiError("malformed", f"{what} is required for this certificate type")
+        raise PkiError(PkiErrorKind.MALFORMED, f"{what} is required for this certificate type")
     if value != value.strip() or len(value) > _MAX_ATTRIBUTE:
         raise PkiError(
-            "malformed", f"{what} must be 1-{_MAX_ATTRIBUTE} characters without outer spaces"
+            PkiErrorKind.MALFORMED,
+            f"{what} must be 1-{_MAX_ATTRIBUTE} characters without outer spaces",
         )
     if any(ch in value for ch in "<>&\x00") or not value.isprintable():
-        raise PkiError("malformed", f"{what} contains a character that is not allowed")
+        raise PkiError(PkiErrorKind.MALFORMED, f"{what} contains a character that is not allowed")
     return value
 
 
@@ -100,7 +105,8 @@ def _absent(request: IssueRequest, *names: str) -> None:
     for name in names:
         if getattr(request, name) is not None:
             raise PkiError(
-                "malformed", f"{name} is not allowed in a {request.validation} certificate"
+                PkiErrorKind.MALFORMED,
+                f"{name} is not allowed in a {request.validation} certificate",
             )
 
 
@@ -126,7 +132,9 @@ def build_subject(
 
     country = _text(request.country, "country")
     if not _COUNTRY_RE.match(country):
-        raise PkiError("malformed", "country must be an ISO 3166 alpha-2 code in capitals")
+        raise PkiError(
+            PkiErrorKind.MALFORMED, "country must be an ISO 3166 alpha-2 code in capitals"
+        )
     org = _text(request.organization_name, "organization_name")
     org_id = check_organization_identifier(
         _text(request.organization_identifier, "organization_identifier"), country
@@ -150,7 +158,7 @@ def build_subject(
                 x509.NameAttribute(NameOID.COMMON_NAME, _text(f"{given} {surname}", "full name")),
             ]
     else:
-        raise PkiError("malformed", f"unknown validation type {request.validation!r}")
+        raise PkiError(PkiErrorKind.MALFORMED, f"unknown validation type {request.validation!r}")
     attrs = [
         x509.NameAttribute(NameOID.COUNTRY_NAME, country),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from pki.domains import is_public_hostname
-from pki.errors import PkiError
+from pki.errors import PkiError, PkiErrorKind
 
 _BASE_RE = re.compile(r"^http://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$")
 
@@ -32,14 +32,14 @@ class PkiUrls:
         base = self.base.rstrip("/")
         if not _BASE_RE.match(base) or "//" in base.removeprefix("http://"):
             raise PkiError(
-                "malformed",
+                PkiErrorKind.MALFORMED,
                 f"PKI base URL {self.base!r} must be http://host[:port][/path] "
                 "(the S/MIME BR require http for CRL and AIA)",
             )
         host = base.removeprefix("http://").split("/", 1)[0].rsplit(":", 1)[0]
         if not is_public_hostname(host):
             raise PkiError(
-                "malformed",
+                PkiErrorKind.MALFORMED,
                 f"PKI base URL host {host!r} is an IP address or internal name; pkilint "
                 "(S/MIME BR 7.1.2.3) refuses those in CRL and AIA URLs: use a public DNS name",
             )

@@ -37,16 +37,50 @@ def header_value(answer: dict[str, Any]) -> str:
     )
 
 
+# Every directory error kind, exhaustively (tests/api/test_error_tables.py checks it): the policy
+# service's reply and the socketmap's. Only a malformed address is the sender's fault (5xx,
+# NOTFOUND); anything else is ours or the store's: defer (4xx, TEMP), never bounce.
+BAD_ADDRESS = "550 5.1.3"
+POLICY_REPLY: dict[ErrorKind, str] = {
+    ErrorKind.MALFORMED: BAD_ADDRESS,
+    ErrorKind.NOT_FOUND: UNAVAILABLE,
+    ErrorKind.CONFLICT: UNAVAILABLE,
+    ErrorKind.UNAUTHENTICATED: UNAVAILABLE,
+    ErrorKind.FORBIDDEN: UNAVAILABLE,
+    ErrorKind.CONFIG: UNAVAILABLE,
+    ErrorKind.UNAVAILABLE: UNAVAILABLE,
+    ErrorKind.INTERNAL: UNAVAILABLE,
+}
+NOT_FOUND = "NOTFOUND "
+TEMP = "TEMP the directory cannot answer now"
+MAP_REPLY: dict[ErrorKind, str] = {
+    ErrorKind.MALFORMED: NOT_FOUND,  # a key that is not an address is simply not in the map
+    ErrorKind.NOT_FOUND: TEMP,
+    ErrorKind.CONFLICT: TEMP,
+    ErrorKind.UNAUTHENTICATED: TEMP,
+    ErrorKind.FORBIDDEN: TEMP,
+    ErrorKind.CONFIG: TEMP,
+    ErrorKind.UNAVAILABLE: TEMP,
+    ErrorKind.INTERNAL: TEMP,
+}
+
+
+def _kind(exc: BaseException) -> ErrorKind:
+    return exc.kind if isinstance(exc, DirectoryError) else ErrorKind.INTERNAL
+
+
 def policy_action(
     result: dict[str, Any] | BaseException, mode: Mode, minimum: Level, rules: GatewayRules
 ) -> str:
     """The access(5) action for one recipient at RCPT time."""
-    if isinstance(result, DirectoryError) and result.kind is ErrorKind.MALFORMED:
+    if isinstance(result, BaseException):
+        reply = POLICY_REPLY[_kind(result)]
+        if reply != BAD_ADDRESS:
+            return reply
         if mode is Mode.TAG:
             return DUNNO
-        return f"550 5.1.3 Clearance: {_safe(result.detail)}"
-    if isinstance(result, BaseException):
-        return UNAVAILABLE
+        assert isinstance(result, DirectoryError)
+        return f"{BAD_ADDRESS} Clearance: {_safe(result.detail)}"
     tag = f"PREPEND {rules.header}: {header_value(result)}"
     if mode is Mode.TAG:
         return tag
@@ -82,14 +116,9 @@ def map_found(value: str) -> str:
     return f"OK {value}"
 
 
-NOT_FOUND = "NOTFOUND "
-
-
 def map_error(exc: BaseException) -> str:
     """TEMP for anything that is not the caller's fault: Postfix then defers, never guesses."""
-    if isinstance(exc, DirectoryError) and exc.kind is ErrorKind.MALFORMED:
-        return NOT_FOUND  # a key that is not an address or domain is simply not in the map
-    return "TEMP the directory cannot answer now"
+    return MAP_REPLY[_kind(exc)]
 
 
 def recipient_map_reply(result: dict[str, Any] | BaseException, rules: GatewayRules) -> str:

@@ -14,7 +14,7 @@ from directory.errors import DirectoryError, ErrorKind, not_found
 from directory.store import tables as t
 from directory.store.store import DirectoryStore
 from directory.store.writer import Writer
-from pki.errors import PkiError
+from pki.errors import PkiError, PkiErrorKind
 
 
 def serial_text(serial: int) -> str:
@@ -80,7 +80,9 @@ class StoreLedger:
                 )
         except DirectoryError as exc:
             if exc.kind is ErrorKind.CONFLICT:
-                raise PkiError("conflict", f"serial {serial:x} is already reserved") from None
+                raise PkiError(
+                    PkiErrorKind.CONFLICT, f"serial {serial:x} is already reserved"
+                ) from None
             raise
 
     def record_precertificate(self, serial: int, der: bytes) -> None:

@@ -144,3 +144,37 @@ def test_bad_requests_exit_2_and_write_nothing(run: Run, tmp_path: Path) -> None
             == []
         )
     assert written()[2] == before[2]
+
+
+def test_a_wrong_ca_passphrase_is_bad_configuration(run: Run, home: Path, tmp_path: Path) -> None:
+    assert run("demo").exit_code == 0
+    (home / "ca-passphrase").write_text("not the passphrase the keys were encrypted with\n")
+    key = ec.generate_private_key(ec.SECP256R1())
+    issued = run(
+        "cert",
+        "issue",
+        "a.jones@casterbridge.gov.uk",
+        "--csr",
+        str(csr_file(tmp_path, key)),
+        "--out",
+        str(tmp_path / "cert.pem"),
+    )
+    assert issued.exit_code == 2, issued.output  # the operator's configuration: not "try later"
+    assert "wrong CA passphrase" in issued.stderr
+    assert "PkiError" not in issued.output + issued.stderr
+
+
+def test_an_unsupported_key_is_bad_input_as_over_http(run: Run, tmp_path: Path) -> None:
+    assert run("demo").exit_code == 0
+    key = ec.generate_private_key(ec.SECP521R1())
+    issued = run(
+        "cert",
+        "issue",
+        "a.jones@casterbridge.gov.uk",
+        "--csr",
+        str(csr_file(tmp_path, key)),
+        "--out",
+        str(tmp_path / "cert.pem"),
+    )
+    assert issued.exit_code == 2, issued.output  # HTTP says 400 for unsupported-key
+    assert "secp521r1 is not allowed" in issued.stderr
