@@ -7,8 +7,6 @@ revocation, CRLs and OCSP status in the store. Only pki touches keys.
 
 from __future__ import annotations
 
-import os
-import secrets
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -21,6 +19,7 @@ from directory.authz import Action, Principal, authorize
 from directory.errors import DirectoryError, ErrorKind, conflict, malformed, not_found
 from directory.lookup import Lookup, all_detail
 from directory.model import Organisation, OrgStatus, RecipientKind, Sector, TrustLevel
+from directory.passphrase import passphrase
 from directory.settings import Settings
 from directory.store.certificates import CertificateRecords, StoreLedger, serial_text
 from directory.store.store import DirectoryStore
@@ -30,7 +29,7 @@ from pki.hierarchy import create_ca
 from pki.ocsp import HttpReply, OcspResponder
 from pki.profiles import PkiProfile, load_profile
 from pki.request import IssuedCertificate, IssueRequest, ValidationType
-from pki.status import CertificateStatus, Good, RevocationReason, Revoked, Unknown
+from pki.status import OPERATOR_REASONS, CertificateStatus, Good, RevocationReason, Revoked, Unknown
 from pki.urls import PkiUrls
 
 Clock = Callable[[], datetime]
@@ -42,47 +41,10 @@ GOVERNMENT = {
     Sector.JUSTICE,
     Sector.EDUCATION,
 }
-# Revocation reasons an operator may give: the S/MIME BR's, never unspecified or certificateHold.
-REASONS = tuple(r.value for r in RevocationReason if r is not RevocationReason.UNSPECIFIED)
+REASONS = OPERATOR_REASONS  # the revocation reasons an operator may give (pki.status)
 OCSP_REUSE_SECONDS = 60.0
 OCSP_CACHE_ENTRIES = 100_000
 CRL_REISSUE = timedelta(days=1)  # a fresh CRL at least daily (BR: at least every 7 days)
-
-
-def passphrase(settings: Settings) -> str:
-    """The CA keys' passphrase: a configured file, the environment, or <home>/ca-passphrase."""
-    if settings.ca_passphrase_file:
-        return _read_secret(Path(settings.ca_passphrase_file))
-    from_env = os.environ.get("CLEARANCE_CA_PASSPHRASE")
-    if from_env:
-        return from_env
-    default = settings.home / "ca-passphrase"
-    if default.is_file():
-        return _read_secret(default)
-    raise DirectoryError(
-        ErrorKind.CONFIG,
-        "no CA passphrase: set CLEARANCE_CA_PASSPHRASE or ca_passphrase_file "
-        "(or run `clearance ca init`)",
-    )
-
-
-def _read_secret(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise DirectoryError(ErrorKind.CONFIG, f"{path}: cannot be read ({exc.strerror})") from None
-
-
-def ensure_passphrase_file(settings: Settings) -> Path | None:
-    """Write a random passphrase to <home>/ca-passphrase (0600) when none is configured."""
-    if settings.ca_passphrase_file or os.environ.get("CLEARANCE_CA_PASSPHRASE"):
-        return None
-    target = settings.home / "ca-passphrase"
-    if not target.exists():
-        settings.home.mkdir(parents=True, exist_ok=True)
-        target.touch(mode=0o600)
-        target.write_text(secrets.token_urlsafe(32) + "\n")
-    return target
 
 
 def profile(settings: Settings) -> PkiProfile:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from directory import certificates as certs
 from directory.authz import Principal
 from directory.model import Organisation
+from directory.passphrase import ensure_passphrase_file
 from directory.service import Directory
 
 OPERATOR = Principal("cli:demo", frozenset({"directory-admin"}))
@@ -218,7 +219,7 @@ def demo_certificate(directory: Directory) -> str | None:
     a random passphrase, both under <home>); return the serial, or None if one exists."""
     home = directory.settings.home
     if not certs.ca_exists(directory.settings):
-        certs.ensure_passphrase_file(directory.settings)
+        ensure_passphrase_file(directory.settings)
         certs.initialise_ca(directory.settings, directory.clock)
     address = "j.smith@wessex.gov.uk"
     answer = directory.lookup.lookup(address)

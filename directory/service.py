@@ -8,10 +8,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from directory import apikeys
 from directory.authz import Principal
-from directory.certificates import Certificates
 from directory.errors import DirectoryError, ErrorKind
 from directory.lookup import Lookup
 from directory.policy import Policy, load_policy
@@ -22,6 +23,11 @@ from directory.store import migrate
 from directory.store.engine import make_engine
 from directory.store.mirror import LookupMirror
 from directory.store.store import DirectoryStore
+from directory.store.writer import Writer
+
+if TYPE_CHECKING:
+    from directory.certificates import Certificates
+    from directory.model import Organisation, OrgStatus
 
 Clock = Callable[[], datetime]
 
@@ -77,10 +83,22 @@ class Directory:
             batch_limit=settings.batch_limit,
             ticks=ticks,
         )
-        self.certificates = Certificates(settings, self.store, self.live_lookup, clock)
         self.registration = Registration(
-            self.store, self.policy, clock, [self.certificates.revoke_organisation_hook]
+            self.store, self.policy, clock, [self._revoke_organisation_certificates]
         )
+
+    @cached_property
+    def certificates(self) -> Certificates:
+        """The CA side, made on first use: the CA modules are not imported by what never issues
+        or revokes (a lookup, `clearance --help`)."""
+        from directory.certificates import Certificates
+
+        return Certificates(self.settings, self.store, self.live_lookup, self.clock)
+
+    def _revoke_organisation_certificates(
+        self, w: Writer, org: Organisation, status: OrgStatus
+    ) -> None:
+        self.certificates.revoke_organisation_hook(w, org, status)
 
     def initialise(self) -> None:
         """Create or upgrade the schema, and the store's state row. Idempotent."""
@@ -94,11 +112,11 @@ class Directory:
             raise DirectoryError(
                 ErrorKind.UNAVAILABLE, "the directory store cannot be reached"
             ) from exc
-        if current != migrate.head_revision():
+        if current != migrate.HEAD:
             raise DirectoryError(
                 ErrorKind.CONFIG,
                 f"the store at {self.store.engine.url.render_as_string(hide_password=True)} "
-                f"is at schema {current or 'none'}, not {migrate.head_revision()}: "
+                f"is at schema {current or 'none'}, not {migrate.HEAD}: "
                 "run `clearance init`",
             )
 

@@ -12,7 +12,6 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from directory.configfile import ConfigError, read_toml
-from directory.store.engine import sqlite_url
 
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config"
 
@@ -80,7 +79,7 @@ class Settings(BaseSettings):
 
     @property
     def url(self) -> str:
-        return self.database_url or sqlite_url(self.home)
+        return self.database_url or f"sqlite:///{(self.home / 'clearance.db').resolve()}"
 
     @property
     def policy_path(self) -> Path:

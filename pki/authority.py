@@ -37,7 +37,6 @@ from pki.keys import (
     signature_hash,
 )
 from pki.ledger import CertificateLedger
-from pki.lint import lint_smime_certificate, require_clean, smime_validator
 from pki.ocsp import OcspResponder, StatusLookup
 from pki.pkcs12 import build_pkcs12
 from pki.profiles import BR_MAX_VALIDITY_DAYS, MAX_SUBSCRIBER_VALIDITY_DAYS, PkiProfile
@@ -164,6 +163,8 @@ class CertificateAuthority:
 
     def warm_up(self) -> None:
         """Build the pkilint validators now instead of on the first issuance (~0.5 s)."""
+        from pki.lint import smime_validator  # pkilint: imported by what lints, not at start
+
         for validation_type in ValidationType:
             smime_validator(validation_type)
 
@@ -202,6 +203,8 @@ class CertificateAuthority:
 
         # (4) Lint it for its exact type (strict generation); any WARNING or above refuses.
         if lint:
+            from pki.lint import lint_smime_certificate, require_clean  # see warm_up
+
             require_clean(
                 lint_smime_certificate(lint_der, request.validation),
                 f"{request.validation} certificate for {email}",

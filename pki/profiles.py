@@ -22,7 +22,6 @@ from typing import Any
 
 from pki.errors import PkiError, PkiErrorKind
 from pki.keys import CA_KEY_SPECS, KEY_SPECS, KeySpec, parse_key_spec
-from pki.lint import oid_is_lintable
 
 # A development default: 2.25.<uuid5(NAMESPACE_URL, "urn:clearance:pki:policy-arc").int
 # & 0x7fffffff>. Not the full 128-bit UUID integer: pkilint decodes with pyasn1-fasder, which
@@ -135,6 +134,8 @@ def _check_profile(p: PkiProfile) -> None:
         raise bad("subscriber.generated_key", "must be an RSA or ECDSA key type")
     if not _OID_RE.match(p.policy_arc) or p.policy_arc.startswith("2.23.140"):
         raise bad("policy.arc", "must be a dotted OID outside the CA/Browser Forum arc")
+    from pki.lint import oid_is_lintable  # pkilint: imported by what lints, not at start
+
     if not oid_is_lintable(f"{p.policy_arc}.{MAX_TRUST_LEVEL_ARC}"):
         raise bad(
             "policy.arc",

@@ -11,10 +11,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-
-from cryptography import x509
+from typing import TYPE_CHECKING
 
 from pki.errors import PkiError, PkiErrorKind
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 
 class RevocationReason(enum.StrEnum):
@@ -42,7 +44,15 @@ class RevocationReason(enum.StrEnum):
 
     @property
     def flag(self) -> x509.ReasonFlags | None:
-        return None if self.code is None else _FLAGS[self]
+        """The CRLReason flag, or None for `unspecified`; cryptography's values are ours."""
+        from cryptography import x509  # imported when a CRL or OCSP answer is made
+
+        return None if self.code is None else x509.ReasonFlags(self.value)
+
+
+# The reasons an operator may give when revoking: the S/MIME BR's, never `unspecified` (which is
+# what a CRL entry without a reasonCode means) nor certificateHold.
+OPERATOR_REASONS = tuple(r.value for r in RevocationReason if r is not RevocationReason.UNSPECIFIED)
 
 
 _CODES: dict[RevocationReason, int | None] = {
@@ -52,13 +62,6 @@ _CODES: dict[RevocationReason, int | None] = {
     RevocationReason.SUPERSEDED: 4,
     RevocationReason.CESSATION_OF_OPERATION: 5,
     RevocationReason.PRIVILEGE_WITHDRAWN: 9,
-}
-_FLAGS: dict[RevocationReason, x509.ReasonFlags] = {
-    RevocationReason.KEY_COMPROMISE: x509.ReasonFlags.key_compromise,
-    RevocationReason.AFFILIATION_CHANGED: x509.ReasonFlags.affiliation_changed,
-    RevocationReason.SUPERSEDED: x509.ReasonFlags.superseded,
-    RevocationReason.CESSATION_OF_OPERATION: x509.ReasonFlags.cessation_of_operation,
-    RevocationReason.PRIVILEGE_WITHDRAWN: x509.ReasonFlags.privilege_withdrawn,
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -14,15 +14,22 @@ from api.serialise import plain
 from directory.address import normalise_domain
 from directory.authz import Principal
 from directory.errors import DirectoryError, malformed, not_found
-from directory.model import Organisation
-from directory.service import Directory
-from directory.settings import load_settings
+
+if TYPE_CHECKING:
+    from directory.model import Organisation
+    from directory.service import Directory
 
 console = Console()
 
 
 def open_directory(*, check: bool = True, serving: bool = False) -> Directory:
-    """`serving`: for a long-running command (see Directory)."""
+    """`serving`: for a long-running command (see Directory).
+
+    The directory (SQLAlchemy, settings, the store) is imported here, by the commands that open
+    it, so that `clearance --help` and the commands that do not start without it."""
+    from directory.service import Directory
+    from directory.settings import load_settings
+
     directory = Directory(load_settings(), serving=serving)
     if check:
         directory.check_schema()

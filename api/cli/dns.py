@@ -6,14 +6,26 @@ last good state was kept) or the directory cannot answer.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from api.cli.context import console, emit_json, find_organisation, open_directory, operator, table
 from api.cli.errors import NO, UNAVAILABLE, translated
 from api.cli.registry import domain_app
-from directory.verification.service import DnsVerification
+
+if TYPE_CHECKING:
+    from directory.service import Directory
+    from directory.verification.service import DnsVerification
+
+
+def _verification(d: Directory) -> DnsVerification:
+    # dnspython and the posture checks: imported by these commands only, so that every other
+    # command starts without them
+    from directory.verification.service import DnsVerification
+
+    return DnsVerification(d)
+
 
 verify_app = typer.Typer(help="Scheduled re-verification and posture checks.", no_args_is_help=True)
 
@@ -39,9 +51,7 @@ def claim(
     """Claim a domain for an organisation and print the DNS challenge to publish."""
     d = open_directory()
     try:
-        found = DnsVerification(d).claim(
-            operator(), find_organisation(d, org).id, domain, subaddress
-        )
+        found = _verification(d).claim(operator(), find_organisation(d, org).id, domain, subaddress)
     finally:
         d.close()
     if as_json:
@@ -58,7 +68,7 @@ def verify(domain: str, as_json: bool = JSON) -> None:
     """Check the domain's DNS challenge and record the result (audited)."""
     d = open_directory()
     try:
-        result = DnsVerification(d).verify(operator(), d.registration.domain_named(domain).id)
+        result = _verification(d).verify(operator(), d.registration.domain_named(domain).id)
     finally:
         d.close()
     data = result.as_dict()
@@ -85,7 +95,7 @@ def check(
     """Check a domain's mail-security posture; a directory domain's result is recorded."""
     d = open_directory()
     try:
-        service = DnsVerification(d)
+        service = _verification(d)
         known = None if preview else d.store.domain_by_name(_name(domain))
         if known is None:
             result = service.preview(operator(), domain)
@@ -128,7 +138,7 @@ def due(
     """Re-verify and re-check every domain that is due (intervals from the settings)."""
     d = open_directory()
     try:
-        report = DnsVerification(d).run_due(operator(), concurrency, processes)
+        report = _verification(d).run_due(operator(), concurrency, processes)
     finally:
         d.close()
     if as_json:

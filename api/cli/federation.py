@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from api.cli.context import console, emit_json, open_directory, operator, table
 from api.cli.errors import translated
 from directory.errors import malformed
-from directory.federation import keys
-from directory.federation.importer import MAX_LIST_BYTES, ImportReport
-from directory.federation.service import Federation
+
+if TYPE_CHECKING:
+    from directory.federation.importer import ImportReport
+    from directory.federation.service import Federation
+    from directory.service import Directory
 
 app = typer.Typer(help="Federation: signed trust lists and peer directories.", no_args_is_help=True)
 key_app = typer.Typer(help="This directory's federation signing key.", no_args_is_help=True)
@@ -21,6 +24,13 @@ peer_app = typer.Typer(
 )
 app.add_typer(key_app, name="key")
 app.add_typer(peer_app, name="peer")
+
+
+def _federation(directory: Directory) -> Federation:
+    # the federation service (the store, HTTP fetching): imported by the commands that use it
+    from directory.federation.service import Federation
+
+    return Federation(directory)
 
 
 def _read(path: Path, what: str, limit: int) -> bytes:
@@ -36,6 +46,8 @@ def _read(path: Path, what: str, limit: int) -> bytes:
 @translated
 def key_init() -> None:
     """Create the signing key if absent (never replaces one)."""
+    from directory.federation import keys  # cryptography: imported by the commands using it
+
     directory = open_directory(check=False)
     try:
         created = keys.ensure_signing_key(directory.settings)
@@ -50,6 +62,8 @@ def key_init() -> None:
 @translated
 def key_show(as_json: bool = typer.Option(False, "--json")) -> None:
     """Print the public key (PEM) and its key id (sha256 of the SPKI DER), to give to peers."""
+    from directory.federation import keys
+
     directory = open_directory(check=False)
     try:
         pem, kid = keys.public_key(directory.settings)
@@ -68,7 +82,7 @@ def export(out: Path | None = typer.Option(None, "--out", help="write here, not 
     """Issue and sign this directory's trust list now (the envelope, as JSON)."""
     directory = open_directory()
     try:
-        envelope = Federation(directory).trust_list(operator())
+        envelope = _federation(directory).trust_list(operator())
     finally:
         directory.close()
     text = json.dumps(envelope, indent=2) + "\n"
@@ -93,9 +107,11 @@ def import_list(
         raise malformed("give either a FILE or --fetch")
     if api_key_file is not None and not fetch:
         raise malformed("--api-key-file goes with --fetch")
+    from directory.federation.importer import MAX_LIST_BYTES
+
     directory = open_directory()
     try:
-        federation = Federation(directory)
+        federation = _federation(directory)
         if file is not None:
             report = federation.import_list(
                 operator(), name, _read(file, "trust list", MAX_LIST_BYTES)
@@ -144,7 +160,7 @@ def peer_add(
     pem = _read(public_key, "public key", 4096).decode(errors="replace")
     directory = open_directory()
     try:
-        peer = Federation(directory).add_peer(operator(), name, pem, url, max_trust)
+        peer = _federation(directory).add_peer(operator(), name, pem, url, max_trust)
     finally:
         directory.close()
     console.print(f"peer {peer.name} added: {peer.key_id}, max trust {peer.max_trust.label}")
@@ -155,7 +171,7 @@ def peer_add(
 def peer_list(as_json: bool = typer.Option(False, "--json")) -> None:
     directory = open_directory()
     try:
-        peers = Federation(directory).peers(operator())
+        peers = _federation(directory).peers(operator())
     finally:
         directory.close()
     if as_json:
@@ -185,7 +201,7 @@ def peer_suspend(name: str) -> None:
     """Stop counting the peer's entries (they answer unknown); its list is kept."""
     directory = open_directory()
     try:
-        Federation(directory).suspend(operator(), name)
+        _federation(directory).suspend(operator(), name)
     finally:
         directory.close()
     console.print(f"peer {name} suspended")
@@ -196,7 +212,7 @@ def peer_suspend(name: str) -> None:
 def peer_resume(name: str) -> None:
     directory = open_directory()
     try:
-        Federation(directory).resume(operator(), name)
+        _federation(directory).resume(operator(), name)
     finally:
         directory.close()
     console.print(f"peer {name} active")
@@ -208,7 +224,7 @@ def peer_remove(name: str) -> None:
     """Remove the peer and everything imported from it."""
     directory = open_directory()
     try:
-        Federation(directory).remove(operator(), name)
+        _federation(directory).remove(operator(), name)
     finally:
         directory.close()
     console.print(f"peer {name} removed")

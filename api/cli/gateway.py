@@ -7,7 +7,6 @@ import typer
 from api.cli.context import open_directory
 from api.cli.errors import translated
 from api.gateway.rules import MODES
-from api.gateway.server import Gateway, gateway_rules, run, run_workers
 
 app = typer.Typer(
     help="The mail gateway: Postfix policy service and socketmap.", no_args_is_help=True
@@ -34,6 +33,8 @@ def serve(
     ),
 ) -> None:
     """Serve Postfix: check_policy_service and socketmap (smtp_tls_policy_maps)."""
+    from api.gateway.server import Gateway, gateway_rules, run, run_workers  # this command only
+
     if workers > 1:
         status = run_workers(
             open_directory,

@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from api.cli.context import console, emit_json, find_organisation, open_directory, operator, table
 from api.cli.errors import translated
 from api.cli.registry import recipient_app
-from directory.publish.connection import LDAPTarget, read_password
-from directory.publish.importer import (
-    Candidate,
-    ImportPlan,
-    Mapping,
-    RecipientImport,
-    read_csv,
-    read_ldap,
-)
-from directory.publish.publish import PublishReport, publisher_from_settings
-from directory.service import Directory
+
+# ldap3 and the publisher are imported by these commands only (imports inside them), so that every
+# other command starts without them
+if TYPE_CHECKING:
+    from directory.publish.importer import Candidate, ImportPlan, Mapping
+    from directory.publish.publish import PublishReport
+    from directory.service import Directory
 
 app = typer.Typer(
     help="Publish the directory to OpenLDAP (for Postfix, Exim and mail clients).",
@@ -46,6 +42,8 @@ def _show(report: PublishReport, as_json: bool) -> None:
 @translated
 def publish(as_json: bool = JSON) -> None:
     """Publish every verified, active entry; remove everything else that was published."""
+    from directory.publish.publish import publisher_from_settings
+
     directory = open_directory()
     try:
         _show(publisher_from_settings(directory).publish(), as_json)
@@ -61,6 +59,8 @@ def sync(
     as_json: bool = JSON,
 ) -> None:
     """Send only what changed since the last publish or sync (a full publish the first time)."""
+    from directory.publish.publish import publisher_from_settings
+
     directory = open_directory()
     try:
         publisher = publisher_from_settings(directory)
@@ -77,12 +77,18 @@ def sync(
 
 # --- imports ------------------------------------------------------------------------------
 def _mapping(directory: Directory, path: Path | None) -> Mapping:
+    from directory.publish.importer import Mapping
+
     return Mapping.load(path or directory.settings.config_dir / "ldap" / "import.toml")
 
 
 def _run_import(
     directory: Directory, org_ref: str, read: object, dry_run: bool, as_json: bool
 ) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+    from directory.publish.importer import RecipientImport
+
     org = find_organisation(directory, org_ref)
     importer = RecipientImport(directory, operator(), org.id)
     columns = (
@@ -156,6 +162,9 @@ def import_ldap(
     as_json: bool = JSON,
 ) -> None:
     """Import mailboxes from an organisation's LDAP or Active Directory (paged search)."""
+    from directory.publish.connection import LDAPTarget, read_password
+    from directory.publish.importer import read_ldap
+
     directory = open_directory()
     try:
         mapping = _mapping(directory, mapping_file)
@@ -182,6 +191,8 @@ def import_csv(
     as_json: bool = JSON,
 ) -> None:
     """Import mailboxes from a CSV file (columns per config/ldap/import.toml)."""
+    from directory.publish.importer import read_csv
+
     directory = open_directory()
     try:
         mapping = _mapping(directory, mapping_file)

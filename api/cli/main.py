@@ -14,7 +14,6 @@ from api.cli import ldap as ldap_cli  # also adds `recipient import-ldap` and `i
 from api.cli import pki as pki_cli
 from api.cli.context import console, emit_json, open_directory, table
 from api.cli.errors import BAD_INPUT, NO, OK, fail, translated
-from directory.federation import keys as federation_keys
 
 app = typer.Typer(
     name="clearance",
@@ -42,6 +41,8 @@ app.add_typer(federation_cli.app, name="federation")
 @translated
 def init() -> None:
     """Create or upgrade the directory's store (idempotent)."""
+    from directory.federation import keys as federation_keys
+
     directory = open_directory(check=False)
     directory.initialise()
     federation_keys.ensure_signing_key(directory.settings)
@@ -55,6 +56,7 @@ def init() -> None:
 def demo() -> None:
     """Seed a demo directory (idempotent) and print lookups to try, with a lookup API key."""
     from directory import demo as demo_data
+    from directory.federation import keys as federation_keys
 
     directory = open_directory(check=False)
     directory.initialise()

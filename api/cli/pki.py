@@ -9,8 +9,9 @@ import typer
 
 from api.cli.context import console, emit_json, find_organisation, open_directory, operator, table
 from api.cli.errors import translated
-from directory import certificates as certs
 from directory.errors import malformed
+from directory.passphrase import ensure_passphrase_file
+from pki.status import OPERATOR_REASONS
 
 ca_app = typer.Typer(help="The certificate authority: set-up and CRLs.", no_args_is_help=True)
 cert_app = typer.Typer(help="S/MIME certificates for verified recipients.", no_args_is_help=True)
@@ -24,10 +25,12 @@ def ca_init(
     ),
 ) -> None:
     """Create the root CA, the issuing CA and the OCSP responder (keys encrypted at rest)."""
+    from directory import certificates as certs  # the CA: imported by the commands using it
+
     directory = open_directory()
     settings = directory.settings
     if generate_passphrase:
-        certs.ensure_passphrase_file(settings)
+        ensure_passphrase_file(settings)
     path = certs.initialise_ca(settings, directory.clock)
     console.print(f"CA created in {path} (publish {settings.pki_base_url})")
 
@@ -115,7 +118,7 @@ def _read(path: Path) -> bytes:
 @translated
 def cert_revoke(
     serial: str,
-    reason: str = typer.Option(..., help=", ".join(certs.REASONS)),
+    reason: str = typer.Option(..., help=", ".join(OPERATOR_REASONS)),
 ) -> None:
     """Revoke a certificate (CRL and OCSP show it at once)."""
     directory = open_directory()

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from directory.certificates import ensure_passphrase_file, passphrase
 from directory.errors import DirectoryError, ErrorKind
-from directory.settings import Settings
+from directory.passphrase import ensure_passphrase_file, passphrase
 from pki.errors import PkiError
 from pki.signing import (
     SigningKey,
@@ -18,6 +18,9 @@ from pki.signing import (
     load_signing_key,
     public_key_pem,
 )
+
+if TYPE_CHECKING:
+    from directory.settings import Settings
 
 KEY_FILE = "federation-key.pem"
 

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
-
-
-def sqlite_url(home: Path) -> str:
-    return f"sqlite:///{(home / 'clearance.db').resolve()}"
 
 
 def make_engine(url: str, *, pool_size: int = 8, sqlite_mmap_bytes: int = 0) -> Engine:

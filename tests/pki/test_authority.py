@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 from pki import authority as authority_module
+from pki import lint as lint_module
 from pki.authority import CertificateAuthority
 from pki.errors import LintFinding, PkiError
 from pki.hierarchy import create_ca
@@ -112,7 +113,7 @@ def test_findings_refuse_issuance(
     ca: CertificateAuthority, ledger: InMemoryLedger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     finding = LintFinding("ERROR", "cabf.smime.example", "made up")
-    monkeypatch.setattr(authority_module, "lint_smime_certificate", lambda der, vt: [finding])
+    monkeypatch.setattr(lint_module, "lint_smime_certificate", lambda der, vt: [finding])
     with pytest.raises(PkiError) as caught:
         ca.issue(
             make_request(
