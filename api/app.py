@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import problems
+from api import logs, problems
 from api.batcher import LookupBatcher
 from api.routes import admin, domains_dns, lookup
 from api.routes import decisions as decision_routes
@@ -20,6 +20,7 @@ from directory.settings import Settings, load_settings
 
 def create_app(settings: Settings | None = None, directory: Directory | None = None) -> FastAPI:
     directory = directory or Directory(settings or load_settings(), serving=True)
+    logs.configure(directory.settings.log_level)
     directory.check_schema()
 
     @asynccontextmanager
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
     app.state.directory = directory
     app.state.lookups = LookupBatcher(directory.lookup)
     problems.install(app)
+    app.add_middleware(logs.RequestIds, access_log=directory.settings.access_log)
     app.include_router(lookup.router)
     app.include_router(admin.router)
     app.include_router(domains_dns.router)

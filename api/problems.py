@@ -7,6 +7,7 @@ during a lookup is a 5xx (the gateway defers), never a permitted answer.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,6 +19,7 @@ from directory.errors import DirectoryError, ErrorKind
 from pki.errors import PkiError, PkiErrorKind
 
 MEDIA_TYPE = "application/problem+json"
+log = logging.getLogger("clearance.http")
 
 # Every kind of both packages, exhaustively (tests/api/test_error_tables.py checks it).
 STATUS: dict[ErrorKind, int] = {
@@ -70,6 +72,10 @@ def problem(
 
 def from_directory_error(exc: DirectoryError, path: str | None = None) -> Response:
     status = STATUS[exc.kind]
+    if exc.kind in HIDDEN:  # ours, not the caller's: logged here (the detail stays in the log)
+        log.error("%s: %s", exc.kind.value, exc.detail)
+    elif exc.kind is ErrorKind.UNAVAILABLE:
+        log.warning("unavailable: %s", exc.detail)
     detail = "The directory could not complete the request." if exc.kind in HIDDEN else exc.detail
     extra = {} if exc.kind in HIDDEN else {k: v for k, v in exc.extra.items() if _plain(v)}
     return problem(status, exc.kind.value, TITLES[exc.kind], detail, path, **extra)
@@ -92,9 +98,8 @@ PKI_STATUS: dict[PkiErrorKind, int | None] = {
 def from_pki_error(exc: PkiError, path: str | None = None) -> Response:
     status = PKI_STATUS[exc.kind]
     if status is None:
-        return problem(
-            500, "internal", "Internal error", "The directory could not complete the request.", path
-        )
+        log.error("CA %s: %s", exc.kind.value, exc.detail)
+        return internal_error(path)
     extra: dict[str, Any] = {}
     if exc.findings:
         extra["findings"] = [str(f) for f in exc.findings]
@@ -136,12 +141,11 @@ def install(app: FastAPI) -> None:
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         return problem(exc.status_code, kind, str(exc.detail), str(exc.detail), request.url.path)
 
-    @app.exception_handler(Exception)
-    async def _internal(request: Request, exc: Exception) -> Response:
-        return problem(
-            500,
-            "internal",
-            "Internal error",
-            "The directory could not complete the request.",
-            request.url.path,
-        )
+    # Any other exception is logged and answered by api/logs.py's RequestIds (internal_error):
+    # once, with the request id, whatever raised it.
+
+
+def internal_error(path: str | None = None) -> Response:
+    return problem(
+        500, "internal", "Internal error", "The directory could not complete the request.", path
+    )

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     sqlite_mmap_mib: int = Field(default=128, ge=0, le=1 << 20)
     lookup_mirror: bool = True  # servers read mailbox entries from a compact local copy
     public_base_url: str = "http://127.0.0.1:8000"
+    log_level: str = Field(default="warning", pattern=r"^(debug|info|warning|error)$")
+    access_log: bool = False  # the API logs one line per request (at info)
     # The certificate authority (pki/, docs/pki.md).
     ca_dir: str = ""  # empty: <home>/ca
     ca_passphrase_file: str = ""  # empty: CLEARANCE_CA_PASSPHRASE, else <home>/ca-passphrase

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from api import logs
 from api.serialise import plain
 from directory.address import normalise_domain
 from directory.authz import Principal
@@ -30,7 +31,9 @@ def open_directory(*, check: bool = True, serving: bool = False) -> Directory:
     from directory.service import Directory
     from directory.settings import load_settings
 
-    directory = Directory(load_settings(), serving=serving)
+    settings = load_settings()
+    logs.configure(settings.log_level, structured=serving)
+    directory = Directory(settings, serving=serving)
     if check:
         directory.check_schema()
     return directory

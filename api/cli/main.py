@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from api import logs
 from api.cli import audit, keys, registry
 from api.cli import dns as dns_cli  # also adds `domain claim|verify|check`
 from api.cli import federation as federation_cli
@@ -104,11 +105,22 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
     port: int = typer.Option(8000, min=1, max=65535),
     workers: int = typer.Option(1, min=1, max=64, help="uvicorn worker processes"),
+    access_log: bool = typer.Option(
+        False, "--access-log", help="log one line per request (sets access_log; log_level info)"
+    ),
 ) -> None:
-    """Serve the HTTP API (uvicorn)."""
+    """Serve the HTTP API (uvicorn). Logs one JSON line per event on stderr (log_level)."""
+    import os
+
     import uvicorn
 
-    open_directory().close()  # refuse to start on a bad configuration or an old schema
+    if access_log:  # the workers read their settings from the environment
+        os.environ["CLEARANCE_ACCESS_LOG"] = "true"
+        if os.environ.get("CLEARANCE_LOG_LEVEL", "warning") in ("warning", "error"):
+            os.environ["CLEARANCE_LOG_LEVEL"] = "info"
+    directory = open_directory()  # refuse to start on a bad configuration or an old schema
+    level = directory.settings.log_level
+    directory.close()
     console.print(f"Clearance API on http://{host}:{port} (OpenAPI at /docs)")
     uvicorn.run(
         "api.app:create_app",
@@ -116,8 +128,8 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level="warning",
-        access_log=False,
+        log_level=level,
+        access_log=False,  # ours (api/logs.py) carries the request id
         proxy_headers=False,
     )
 
@@ -171,6 +183,7 @@ def _show_answer(answer: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    logs.configure("warning", structured=False)  # open_directory sets the configured level
     try:
         app()
     except KeyboardInterrupt:

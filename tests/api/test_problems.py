@@ -64,10 +64,12 @@ def test_internal_errors_are_500_without_their_detail(
     admin_key: str,
     monkeypatch: pytest.MonkeyPatch,
     exc: Exception,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setattr(directory.lookup, "lookup", _raise(exc))
     monkeypatch.setattr(directory.lookup, "lookup_many", _raise(exc))
     monkeypatch.setattr(directory.store, "organisations", _raise(exc))
+    caplog.set_level("INFO")
     for response in (
         client.get("/v1/lookup", params={"address": "a@example.org"}, headers=bearer(lookup_key)),
         client.post("/v1/lookups", json={"addresses": ["a@b.org"]}, headers=bearer(lookup_key)),
@@ -77,6 +79,11 @@ def test_internal_errors_are_500_without_their_detail(
         assert response.headers["content-type"] == PROBLEM
         assert "hunter2" not in response.text and "secret.db" not in response.text
         assert response.json()["detail"] == "The directory could not complete the request."
+        # logged once, at the boundary, under the id the caller got back
+        rid = response.headers["x-request-id"]
+        mine = [r for r in caplog.records if getattr(r, "request_id", None) == rid]
+        assert len(mine) == 1 and mine[0].levelname == "ERROR", [r.getMessage() for r in mine]
+        assert "Bearer" not in caplog.text
 
 
 @pytest.fixture

@@ -1,0 +1,151 @@
+"""Logging at the transports' boundaries: one line per event, and a request id on every HTTP
+request (`X-Request-Id`, taken from the request when it is a plain token, else made here, and
+always returned), so a line in the log and a caller's report name the same request.
+
+What is logged never holds a secret: no header values, no query strings (they hold addresses),
+no request bodies. An unexpected exception is logged once, where the transport answers it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("clearance_request_id", default=None)
+_GIVEN_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_FIELDS = ("method", "path", "status", "ms")  # extra fields an event may carry
+
+log = logging.getLogger("clearance.http")
+access = logging.getLogger("clearance.access")
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id, and the traceback of
+    an exception as one string."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id is not None:
+            out["request_id"] = request_id
+        for name in _FIELDS:
+            if name in record.__dict__:
+                out[name] = record.__dict__[name]
+        if record.exc_info:
+            out["error"] = self.formatException(record.exc_info)
+        return json.dumps(out)
+
+
+class _Ours(logging.Handler):
+    """The handler `configure` installs (and replaces when called again). It writes to the
+    sys.stderr of the moment, so a replaced stream (a test's capture) is never written after it
+    has closed."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
+_plain_records = logging.getLogRecordFactory()
+
+
+def _stamped(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    """Every record carries the request id of the request it was made in (None outside one)."""
+    record = _plain_records(*args, **kwargs)
+    record.request_id = REQUEST_ID.get()
+    return record
+
+
+def configure(level: str, *, structured: bool = True) -> None:
+    """Log at `level` (debug, info, warning, error) to stderr: JSON lines for the servers, plain
+    lines for the CLI."""
+    logging.setLogRecordFactory(_stamped)
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _Ours)]:
+        root.removeHandler(handler)
+    handler = _Ours()
+    handler.setFormatter(
+        JsonLines() if structured else logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    )
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+
+
+def request_id(given: str | None) -> str:
+    if given is not None and _GIVEN_ID.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
+
+
+class RequestIds:
+    """ASGI middleware: the request id, the access log (when on), and the one place where an
+    exception no handler answered is logged and becomes a 500 problem document."""
+
+    def __init__(self, app: ASGIApp, access_log: bool = False) -> None:
+        self.app = app
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                given = value.decode("latin-1")
+                break
+        rid = request_id(given)
+        header = (b"x-request-id", rid.encode())
+        token = REQUEST_ID.set(rid)
+        started = time.perf_counter()
+        sent: dict[str, int] = {}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                sent["status"] = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception(
+                "%s %s failed", scope["method"], scope["path"], extra=_event(scope, 500, None)
+            )
+            if "status" not in sent:
+                from api.problems import internal_error  # the one place for problem documents
+
+                await internal_error(scope["path"])(scope, receive, send_with_id)
+            sent.setdefault("status", 500)
+        finally:
+            if self.access_log:
+                ms = round((time.perf_counter() - started) * 1000, 2)
+                status = sent.get("status", 500)
+                access.info(
+                    "%s %s %d", scope["method"], scope["path"], status,
+                    extra=_event(scope, status, ms),
+                )  # fmt: skip
+            REQUEST_ID.reset(token)
+
+
+def _event(scope: Scope, status: int, ms: float | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"method": scope["method"], "path": scope["path"], "status": status}
+    if ms is not None:
+        out["ms"] = ms
+    return out

@@ -1,0 +1,75 @@
+"""Request ids, the access log and the log line format (api/logs.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api import logs
+from api.app import create_app
+from directory.service import Directory
+from tests.api.helpers import bearer
+
+HEX_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def test_every_response_names_its_request(client: TestClient, lookup_key: str) -> None:
+    made = client.get("/v1/lookup", params={"address": "a@example.org"}, headers=bearer(lookup_key))
+    assert HEX_ID.fullmatch(made.headers["x-request-id"])
+    given = client.get("/v1/lookup", headers={"X-Request-Id": "gw-1:abc.DEF_9"})
+    assert given.status_code == 401 and given.headers["x-request-id"] == "gw-1:abc.DEF_9"
+    for unusable in ("two words", "x" * 129, 'quote"'):
+        replaced = client.get("/v1/lookup", headers={"X-Request-Id": unusable})
+        assert HEX_ID.fullmatch(replaced.headers["x-request-id"])
+
+
+@pytest.fixture
+def logged_client(directory: Directory) -> Iterator[TestClient]:
+    directory.settings.access_log = True
+    with TestClient(create_app(directory=directory), raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_the_access_log_has_one_line_per_request_and_no_query(
+    logged_client: TestClient, lookup_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="clearance.access")
+    response = logged_client.get(
+        "/v1/lookup",
+        params={"address": "j.smith@wessex.gov.uk"},
+        headers={**bearer(lookup_key), "X-Request-Id": "req-42"},
+    )
+    lines = [r for r in caplog.records if r.name == "clearance.access"]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line.__dict__["status"] == response.status_code == 200
+    assert line.__dict__["path"] == "/v1/lookup" and line.__dict__["method"] == "GET"
+    assert line.__dict__["request_id"] == "req-42"
+    assert "j.smith" not in caplog.text and lookup_key not in caplog.text
+
+
+def test_a_log_line_is_one_json_object_with_the_request_id() -> None:
+    token = logs.REQUEST_ID.set("req-7")
+    logs.configure("info")
+    try:
+        record = logging.getLogger("clearance.test").makeRecord(
+            "clearance.test", logging.ERROR, __file__, 1, "failed %s", ("here",), None
+        )
+        try:
+            raise RuntimeError("a bug")
+        except RuntimeError:
+            record.exc_info = sys.exc_info()
+    finally:
+        logs.REQUEST_ID.reset(token)
+        logs.configure("warning")
+    text = logs.JsonLines().format(record)
+    assert "\n" not in text
+    line = json.loads(text)
+    assert line["request_id"] == "req-7" and line["message"] == "failed here"
+    assert line["level"] == "error" and "RuntimeError: a bug" in line["error"]
