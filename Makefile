@@ -17,7 +17,7 @@ $(BIN)/.installed: pyproject.toml
 venv: $(BIN)/.installed
 
 demo: venv
-	$(BIN)/clearance demo
+	$(BIN)/clearance demo --host $(HOST) --port $(PORT)
 	$(BIN)/clearance serve --host $(HOST) --port $(PORT)
 
 test: venv lint typecheck

@@ -22,6 +22,13 @@ from typing import Any
 
 from pki.errors import PkiError, PkiErrorKind
 from pki.keys import CA_KEY_SPECS, KEY_SPECS, KeySpec, parse_key_spec
+from pki.limits import (
+    BR_MAX_VALIDITY_DAYS,
+    MAX_CRL_VALIDITY_HOURS,
+    MAX_OCSP_VALIDITY_HOURS,
+    MAX_SUBSCRIBER_VALIDITY_DAYS,
+    MIN_OCSP_VALIDITY_HOURS,
+)
 
 # A development default: 2.25.<uuid5(NAMESPACE_URL, "urn:clearance:pki:policy-arc").int
 # & 0x7fffffff>. Not the full 128-bit UUID integer: pkilint decodes with pyasn1-fasder, which
@@ -33,13 +40,6 @@ MAX_TRUST_LEVEL_ARC = 127
 DEFAULT_TRUST_LEVELS: Mapping[str, int] = MappingProxyType(
     {"domain-verified": 1, "organisation-verified": 2, "accredited": 3}
 )
-BR_MAX_VALIDITY_DAYS = 825  # S/MIME BR 6.3.2, strict generation
-# pkilint warns (cabf.smime.certificate_validity_period_at_maximum) at exactly 825 days, and a
-# warning blocks issuance, so the longest certificate Clearance can issue is 824 days.
-MAX_SUBSCRIBER_VALIDITY_DAYS = BR_MAX_VALIDITY_DAYS - 1
-MAX_CRL_VALIDITY_HOURS = 240  # S/MIME BR 4.9.7: nextUpdate at most 10 days after thisUpdate
-MIN_OCSP_VALIDITY_HOURS = 8  # S/MIME BR 4.9.10
-MAX_OCSP_VALIDITY_HOURS = 240
 
 _OID_RE = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
 _COUNTRY_RE = re.compile(r"^[A-Z]{2}$")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,9 @@ if TYPE_CHECKING:
     from directory.model import Organisation
     from directory.service import Directory
 
-console = Console()
+# On a terminal, tables fit its width; anywhere else (a pipe, a file, a script) every value is
+# printed in full, never cut at 80 columns.
+console = Console() if sys.stdout.isatty() else Console(width=100_000, soft_wrap=True)
 
 
 def open_directory(*, check: bool = True, serving: bool = False) -> Directory:

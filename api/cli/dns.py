@@ -58,7 +58,13 @@ def claim(
         emit_json(found.as_dict())
         return
     console.print(f"{found.domain.name} claimed (id {found.domain.id}). Publish this TXT record:")
-    console.print(f'  {found.name}. IN TXT "{found.value}"', highlight=False)
+    # on one line, never wrapped: it is copied into a zone file as it is
+    print(f'  {found.name}. IN TXT "{found.value}"')
+    if found.replaced:
+        console.print(
+            "This replaces the challenge issued before: a TXT record with the old token no "
+            "longer verifies; publish this one instead."
+        )
     console.print(f"then run: clearance domain verify {found.domain.name}")
 
 

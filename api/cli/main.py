@@ -54,7 +54,10 @@ def init() -> None:
 
 @app.command()
 @translated
-def demo() -> None:
+def demo(
+    host: str = typer.Option("127.0.0.1", help="where `clearance serve` will listen"),
+    port: int = typer.Option(8000, min=1, max=65535, help="... and on which port"),
+) -> None:
     """Seed a demo directory (idempotent) and print lookups to try, with a lookup API key."""
     from directory import demo as demo_data
     from directory.federation import keys as federation_keys
@@ -91,10 +94,11 @@ def demo() -> None:
     table("Lookups to try", ["address", "asked", "max", "permitted", "why"], rows)
     print(f"\nDemo lookup API key (shown once, also in {key_file}):\n  {secret}\n")
     print("Try:")
-    print("  .venv/bin/clearance lookup j.smith@wessex.gov.uk --classification OFFICIAL-SENSITIVE")
+    print("  clearance lookup j.smith@wessex.gov.uk --classification OFFICIAL-SENSITIVE")
     print(
         f"  curl -s -H 'Authorization: Bearer {secret}' "
-        "'http://127.0.0.1:8000/v1/lookup?address=finance@budmouth.gov.uk&classification=OFFICIAL-SENSITIVE'"
+        f"'http://{host}:{port}/v1/lookup?address=finance@budmouth.gov.uk"
+        "&classification=OFFICIAL-SENSITIVE'"
     )
     directory.close()
 

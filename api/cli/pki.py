@@ -11,6 +11,7 @@ from api.cli.context import console, emit_json, find_organisation, open_director
 from api.cli.errors import translated
 from directory.errors import malformed
 from directory.passphrase import ensure_passphrase_file
+from pki.limits import BR_MAX_VALIDITY_DAYS, MAX_SUBSCRIBER_VALIDITY_DAYS
 from pki.status import OPERATOR_REASONS
 
 ca_app = typer.Typer(help="The certificate authority: set-up and CRLs.", no_args_is_help=True)
@@ -60,7 +61,13 @@ def cert_issue(
     out: Path | None = typer.Option(None, help="where to write the certificate and chain (PEM)"),
     pkcs12: Path | None = typer.Option(None, help="generate a key; write a PKCS#12 file here"),
     passphrase_file: Path | None = typer.Option(None, help="the PKCS#12 passphrase, from a file"),
-    validity_days: int | None = typer.Option(None, min=1, max=825),
+    validity_days: int | None = typer.Option(
+        None,
+        min=1,
+        max=MAX_SUBSCRIBER_VALIDITY_DAYS,
+        help=f"default: the profile's validity_days (S/MIME BR 6.3.2 allows "
+        f"{BR_MAX_VALIDITY_DAYS}; pkilint warns at it, so at most {MAX_SUBSCRIBER_VALIDITY_DAYS})",
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Issue an S/MIME certificate to a verified mailbox, from a CSR or with a generated key."""

@@ -44,6 +44,7 @@ class Challenge:
     value: str  # what to publish
     token: str
     expires: datetime
+    replaced: bool = False  # the domain had a challenge before: that token no longer verifies
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +52,7 @@ class Challenge:
             "domain_id": self.domain.id,
             "record": {"name": self.name, "type": "TXT", "value": self.value},
             "expires": rfc3339(self.expires),
+            "replaced_previous": self.replaced,
         }
 
 
@@ -76,10 +78,13 @@ class DnsVerification:
         domain = self.store.domain_by_name(clean)
         if domain is not None and domain.organisation_id != org_id:
             raise conflict(f"{clean} is already claimed by another organisation")
+        replaced = False
         if domain is None:
             domain = self.directory.registration.claim_domain(
                 p, org_id, clean, subaddress_separator
             )
+        else:
+            replaced = bool((self.store.domain_row(domain.id) or {}).get("challenge_token"))
         now = self.clock()
         token, expires = new_token(), expiry_for(now, self.settings.challenge_valid_days)
         with self.store.write(p.name, now) as w:
@@ -90,7 +95,9 @@ class DnsVerification:
                 "domain.challenge-issue",
             )
         fresh = self._domain(domain.id)
-        return Challenge(fresh, challenge_name(clean), record_text(token, expires), token, expires)
+        return Challenge(
+            fresh, challenge_name(clean), record_text(token, expires), token, expires, replaced
+        )
 
     # --- verification ----------------------------------------------------------------------
     def verify(self, p: Principal, domain_id: str) -> ChallengeResult:

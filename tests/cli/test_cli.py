@@ -157,3 +157,38 @@ def test_audit_verify_finds_an_edited_entry(run: Run, home: Path, demo: str) -> 
     assert [(p["position"], p["problem"]) for p in report["problems"]] == [(3, "edited")]
     log = run("audit", "log", "--json", "--after", "2", "--limit", "1")
     assert json.loads(log.stdout)[0]["actor"] == "mallory"
+
+
+def test_the_demo_names_the_port_it_was_given_and_prints_tables_in_full(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")  # as a pipe or a script would see
+    result = run("demo", "--port", "18000")
+    assert result.exit_code == 0, result.output
+    assert "http://127.0.0.1:18000/v1/lookup?" in result.stdout
+    assert ":8000/" not in result.stdout
+    # not a terminal: every value in full, never cut at 80 columns
+    assert "support@casterbridgeyoungcarers.org.uk" in result.stdout
+    assert "charity sponsored by the city council" in result.stdout
+    assert "…" not in result.stdout
+
+
+def test_a_claim_prints_its_record_on_one_line_and_says_when_it_replaces_one(run: Run) -> None:
+    assert run("init").exit_code == 0
+    made = run("org", "create", "Melchester City Council", "--sector", "local-government")
+    assert made.exit_code == 0, made.output
+    domain = "mail.a-rather-long-name-for-a-council.melchester.gov.uk"
+    first = run("domain", "claim", "Melchester City Council", domain)
+    assert first.exit_code == 0, first.output
+    record = re.compile(
+        rf'^  _clearance-challenge\.{re.escape(domain)}\. IN TXT "token=[A-Z2-7]+ expiry=\S+"$',
+        re.M,
+    )
+    assert record.search(first.stdout), first.stdout
+    assert "replaces" not in first.stdout
+    second = run("domain", "claim", "Melchester City Council", domain)
+    assert second.exit_code == 0, second.output
+    assert "replaces the challenge issued before" in second.stdout
+    assert record.search(second.stdout) and record.search(second.stdout) != record.search(
+        first.stdout
+    )

@@ -178,3 +178,12 @@ def test_an_unsupported_key_is_bad_input_as_over_http(run: Run, tmp_path: Path) 
     )
     assert issued.exit_code == 2, issued.output  # HTTP says 400 for unsupported-key
     assert "secp521r1 is not allowed" in issued.stderr
+
+
+def test_validity_days_help_and_check_agree(run: Run, tmp_path: Path) -> None:
+    shown = run("cert", "issue", "--help")
+    assert "at most 824" in " ".join(shown.stdout.split())
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = str(csr_file(tmp_path, key))
+    refused = run("cert", "issue", "a@b.org", "--csr", csr, "--validity-days", "825")
+    assert refused.exit_code == 2 and "less than or equal to 824" in refused.output
