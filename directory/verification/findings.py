@@ -70,6 +70,11 @@ CODES: dict[str, tuple[Severity, str]] = {
     "mta_sts.multiple": (Severity.ERROR, "More than one MTA-STS record (none is used)"),
     "mta_sts.record-malformed": (Severity.ERROR, "The _mta-sts TXT record does not parse"),
     "mta_sts.policy-unavailable": (Severity.ERROR, "The MTA-STS policy could not be fetched"),
+    "mta_sts.policy-unreachable": (
+        Severity.FATAL,
+        "The MTA-STS policy host did not answer (timeout or refused): the check is incomplete, "
+        "nothing is recorded; the other findings stand",
+    ),
     "mta_sts.policy-malformed": (Severity.ERROR, "The MTA-STS policy file does not parse"),
     "mta_sts.content-type": (Severity.WARNING, "The MTA-STS policy is not served as text/plain"),
     "mta_sts.testing": (Severity.WARNING, "The MTA-STS policy is in testing mode"),
@@ -86,6 +91,11 @@ CODES: dict[str, tuple[Severity, str]] = {
     "dane.missing": (Severity.NOTICE, "No TLSA record for an MX host"),
     "dane.mx-insecure": (Severity.WARNING, "The MX records are not DNSSEC-validated"),
     "dane.unsigned": (Severity.WARNING, "A TLSA record is not signed: it does not count"),
+    "dane.unchained": (
+        Severity.WARNING,
+        "A TLSA record is signed, but its zone does not chain to a DNSSEC trust anchor (no "
+        "secure DS in the parent): it does not count",
+    ),
     "dane.bogus": (Severity.ERROR, "A TLSA record fails DNSSEC validation: it does not count"),
     "dane.pkix-usage": (
         Severity.WARNING,

@@ -87,6 +87,8 @@ class PostureChecker:
             result.records = {}
         if result.findings and result.findings[0].code == "dns.temporary-failure":
             return result
+        if any(f.code == "mta_sts.policy-unreachable" for f in result.findings):
+            return result  # incomplete: the stored posture stays until a complete check
         mode = sts.mode if sts is not None and sts.mode != "none" else None
         if mode == "enforce" and any(f.code == "mta_sts.mx-mismatch" for f in result.findings):
             mode = "testing"  # an enforce policy that does not cover the MX protects nothing
@@ -233,9 +235,11 @@ class PostureChecker:
         try:
             fetched = await self.fetcher.fetch(domain)
         except PolicyFetchError as exc:
-            if exc.temporary:
-                raise
-            result.add("mta_sts.policy-unavailable", exc.why)
+            # unreachable (timeout, refused): its own finding; MX, SPF, DMARC ... still stand
+            result.add(
+                "mta_sts.policy-unreachable" if exc.temporary else "mta_sts.policy-unavailable",
+                exc.why,
+            )
             return None
         result.records["mta_sts"].update(
             {
@@ -301,7 +305,9 @@ class PostureChecker:
                 result.add("dane.bogus", f"_25._tcp.{host}")
                 secure_all = False
             elif security is Security.INSECURE:
-                result.add("dane.unsigned", f"_25._tcp.{host}")
+                # no RRSIG at all, or signed in a zone the trust anchors do not reach
+                code = "dane.unchained" if found.rrsigs else "dane.unsigned"
+                result.add(code, f"_25._tcp.{host}")
                 secure_all = False
             assert found.rrset is not None
             if any(r.usage in (0, 1) for r in found.rrset):

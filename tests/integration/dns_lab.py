@@ -39,6 +39,13 @@ _spf TXT "v=spf1 ip4:192.0.2.1 " "~all"
 _dmarc TXT "v=DMARC1; p=none"
 _25._tcp.mail TLSA {TLSA}
 """
+# signed, but no trust anchor or DS reaches it: its TLSA is signed yet unchained
+ISLAND = f"""
+@ MX 10 mx
+mx A 127.0.0.1
+_dmarc TXT "v=DMARC1; p=reject; rua=mailto:d@island.test"
+_25._tcp.mx TLSA {TLSA}
+"""
 BOGUS = f"""
 @ MX 10 mx
 mx A 127.0.0.1
@@ -118,6 +125,7 @@ def start_lab(knotd: str, directory: Path) -> DnsLab:
     knot.add_zone("good.test", GOOD, signed=True)
     knot.add_zone("bogus.test", BOGUS, signed=True)
     knot.add_zone("weak.test", WEAK)
+    knot.add_zone("island.test", ISLAND, signed=True)
     knot.add_zone("twospf.test", TWOSPF)
     knot.add_zone("manylookups.test", MANYLOOKUPS)
     knot.add_zone("loop.test", LOOP)

@@ -104,6 +104,7 @@ def test_good_domain_has_full_posture(directory: Directory) -> None:
         ("twospf.test", {"spf.multiple", "dmarc.malformed", "dane.missing"}, False, None),
         ("manylookups.test", {"spf.too-many-lookups", "dmarc.partial"}, False, "none"),
         ("redirect.test", {"mta_sts.policy-unavailable", "dmarc.missing"}, False, None),
+        ("island.test", {"dane.unchained", "dmarc.ok"}, False, "reject"),
         ("sub.good.test", {"dmarc.org-fallback", "dane.ok"}, True, "quarantine"),
     ],
 )
@@ -139,6 +140,28 @@ def test_policy_certificate_must_match_the_name(
         d.close()
     assert result.posture is not None and result.posture.mta_sts is None
     assert "mta_sts.policy-unavailable" in codes(result)
+
+
+def test_an_unreachable_policy_host_keeps_the_other_findings(
+    tmp_path: Path, clock: FrozenClock, lab: DnsLab
+) -> None:
+    """The MTA-STS policy host refuses connections: its own finding, the check is incomplete
+    (nothing recorded), and MX, SPF, DMARC, TLS-RPT and DANE are still reported."""
+    d = make(tmp_path, clock, lab, mta_sts_port=free_port())  # nothing listens there
+    try:
+        result = DnsVerification(d).preview(ADMIN, "good.test")
+    finally:
+        d.close()
+    assert result.temporary_failure and result.as_dict()["status"] == "temporary-failure"
+    found = codes(result)
+    assert "mta_sts.policy-unreachable" in found and "dns.temporary-failure" not in found
+    assert {"mx.present", "spf.ok", "dmarc.ok", "tlsrpt.ok", "dane.ok"} <= found, found
+    assert "10 mx1.good.test." in result.records["mx"]
+
+
+def test_a_weak_zones_unsigned_tlsa_says_unsigned(directory: Directory) -> None:
+    result = DnsVerification(directory).preview(ADMIN, "weak.test")
+    assert "dane.unsigned" in codes(result) and "dane.unchained" not in codes(result)
 
 
 # --- claims and challenges -------------------------------------------------------------------
