@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api import logs, problems
 from api.batcher import LookupBatcher
@@ -29,7 +30,9 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
             yield
         directory.close()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from this package (fastapi-offline's copies,
+    # under /static-offline-docs), never a CDN: directories run on hosts without internet
+    app = FastAPIOffline(
         title="Clearance",
         version="0.1.0",
         summary="May this address receive information at this classification, and if not, why?",
