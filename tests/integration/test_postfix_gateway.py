@@ -82,7 +82,10 @@ relay_recipient_maps = socketmap:inet:127.0.0.1:{socketmap_port}:recipient
 
 
 class Postfix:
-    def __init__(self, root: Path, smtp_port: int, policy_port: int, socketmap_port: int) -> None:
+    def __init__(
+        self, root: Path, smtp_port: int, policy_port: int, socketmap_port: int, extra: str = ""
+    ) -> None:
+        self.extra = extra  # more main.cf lines
         self.root = root
         self.conf = root / "conf"
         self.smtp_port = smtp_port
@@ -97,6 +100,7 @@ class Postfix:
             MAIN_CF.format(
                 root=self.root, policy_port=self.policy_port, socketmap_port=self.socketmap_port
             )
+            + self.extra
         )
         (self.conf / "master.cf").write_text(MASTER_CF.format(port=self.smtp_port))
         self.postfix("start")
@@ -153,8 +157,7 @@ class Postfix:
         return done.stdout
 
 
-@pytest.fixture(scope="module")
-def postfix() -> Iterator[Postfix]:
+def running_postfix(extra: str = "") -> Iterator[Postfix]:
     for tool in ("swaks", "postmap", "postcat"):
         require_tool(tool)
     require_tool("postfix", "/usr/sbin/postfix")
@@ -165,7 +168,7 @@ def postfix() -> Iterator[Postfix]:
         pytest.skip(message)
     root = Path(tempfile.mkdtemp(prefix="clearance-postfix-"))
     os.chmod(root, 0o755)
-    instance = Postfix(root, free_port(), free_port(), free_port())
+    instance = Postfix(root, free_port(), free_port(), free_port(), extra)
     try:
         instance.start()
         yield instance
@@ -174,6 +177,18 @@ def postfix() -> Iterator[Postfix]:
             ["postfix", "-c", str(instance.conf), "stop"], capture_output=True, timeout=60
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def postfix() -> Iterator[Postfix]:
+    yield from running_postfix()
+
+
+@pytest.fixture(scope="module")
+def relaying_postfix() -> Iterator[Postfix]:
+    """As docs/gateway.md wires relay_recipient_maps: with the domains it covers in relay_domains
+    (without them the map is never consulted)."""
+    yield from running_postfix("relay_domains = wessex.gov.uk\n")
 
 
 class GatewayThread:
@@ -308,3 +323,18 @@ def test_postmap_sees_temp_when_the_gateway_is_down(
     # An error (postmap exits 1 with a fatal message), never "found" nor a silent "not found".
     assert failed.returncode != 0 and failed.stdout == "", failed
     assert "fatal" in failed.stderr, failed
+
+
+def test_relay_recipient_maps_refuse_unverified_recipients_of_relay_domains(
+    relaying_postfix: Postfix, directory: Directory
+) -> None:
+    demo.seed(directory)
+    pf = relaying_postfix
+    with GatewayThread(directory, pf.policy_port, pf.socketmap_port):
+        verified = pf.send("j.smith@wessex.gov.uk", sender="someone@example.org")
+        excluded = pf.send("noreply@wessex.gov.uk", sender="someone@example.org")
+        elsewhere = pf.send("info@melchesterfoodbank.org.uk", sender="someone@example.org")
+    assert "queued as" in verified, verified + pf.log()
+    # tag mode never rejects: the refusal is the recipient map's, for a relay domain only
+    assert re.search(r"550 5\.1\.1 .*relay recipient table", excluded), excluded
+    assert "queued as" in elsewhere, elsewhere + pf.log()
