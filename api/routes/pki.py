@@ -15,6 +15,7 @@ from api.schemas import Body
 from directory.authz import Principal
 from directory.certificates import Certificates, ca_exists
 from directory.errors import not_found
+from pki.limits import MAX_SUBSCRIBER_VALIDITY_DAYS
 
 public = APIRouter(prefix="/pki", tags=["pki (public)"])
 
@@ -73,9 +74,10 @@ async def ocsp_get(encoded: str, request: Request) -> Response:
 
 class CertificateRequest(Body):
     address: str = Field(max_length=1024)
-    csr_pem: str | None = Field(default=None, max_length=65536)
+    # PEM is ASCII: anything else is the caller's error (422), never a 500 on .encode()
+    csr_pem: str | None = Field(default=None, max_length=65536, pattern=r"^[\x00-\x7f]*$")
     pkcs12_passphrase: str | None = Field(default=None, max_length=1024)
-    validity_days: int | None = Field(default=None, ge=1, le=825)
+    validity_days: int | None = Field(default=None, ge=1, le=MAX_SUBSCRIBER_VALIDITY_DAYS)
 
 
 class Revocation(Body):

@@ -166,3 +166,16 @@ def test_an_app_on_a_store_that_is_not_initialised_refuses_to_start(tmp_path: Pa
         assert "clearance init" in caught.value.detail
     finally:
         directory.close()
+
+
+def test_a_non_ascii_csr_is_the_callers_error(client: TestClient, admin_key: str) -> None:
+    response = client.post(
+        "/v1/admin/certificates",
+        json={
+            "address": "j.smith@wessex.gov.uk",
+            "csr_pem": "-----BEGIN CERTIFICATE REQUEST-----é",
+        },
+        headers=bearer(admin_key),
+    )
+    assert response.status_code == 422 and response.headers["content-type"] == PROBLEM
+    assert "csr_pem" in response.json()["detail"]
