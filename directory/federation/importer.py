@@ -192,6 +192,9 @@ def _entry(raw: Any, where: str) -> dict[str, Any]:
     if ceiling is not None and (not isinstance(ceiling, str) or len(ceiling) > 100):
         raise malformed(f"{where}: ceiling must be a classification name or null")
     wide = _need(raw, "domain_wide", bool, where)
+    separator = raw.get("subaddress_separator")  # absent in lists from before it was carried
+    if separator not in (None, "+", "-"):
+        raise malformed(f"{where}: subaddress_separator must be '+', '-' or null", field="entries")
     exclusions = _need(raw, "exclusions", list, where)
     if len(exclusions) > MAX_EXCLUSIONS:
         raise malformed(f"{where}: more than {MAX_EXCLUSIONS} exclusions", field="entries")
@@ -222,6 +225,7 @@ def _entry(raw: Any, where: str) -> dict[str, Any]:
         "posture": _posture(raw.get("posture"), where),
         "domain_wide": wide,
         "exclusions": sorted(set(locals_)),
+        "subaddress_separator": separator,
         "mailboxes": mailboxes,
     }
 
@@ -301,6 +305,7 @@ def import_list(
                 "posture": entry["posture"],
                 "domain_wide": int(entry["domain_wide"]),
                 "exclusions": entry["exclusions"],
+                "subaddress_separator": entry["subaddress_separator"],
             }
         )
         for mailbox in entry["mailboxes"]:

@@ -76,7 +76,7 @@ def evaluate_federated(
         verification_method=None,
         verification_evidence=None,
         posture=found.posture,
-        subaddress_separator=None,
+        subaddress_separator=found.subaddress_separator,
     )
     return evaluate(policy, org, domain, trust, facts, now)
 
@@ -98,12 +98,14 @@ def federated_body(
         return lookup._unknown(
             snapshot, addr, level, "federation.list-expired", may_see, None
         ), False
-    mailbox = lookup._read(FederationStore(lookup.store).mailbox, addr.text)
+    # as the peer matches: its mailbox entries and exclusions name base addresses (no +tag)
+    base = addr.without_subaddress(found.subaddress_separator)
+    mailbox = lookup._read(FederationStore(lookup.store).mailbox, base.text)
     if mailbox is not None and mailbox.domain_id == found.id:
         facts = RecipientFacts(mailbox.role, mailbox.mailbox_verified, False)
     elif not found.domain_wide:
         return lookup._unknown(snapshot, addr, level, "recipient.unknown", may_see, None), False
-    elif addr.local in found.exclusions:
+    elif base.local in found.exclusions:
         return lookup._unknown(snapshot, addr, level, "recipient.excluded", may_see, None), False
     else:
         facts = RecipientFacts("domain", False, False)

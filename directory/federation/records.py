@@ -48,7 +48,8 @@ class FederatedDomain:
     ceiling: str | None  # a sponsorship ceiling (classification name), if trust rests on one
     posture: Posture | None  # the peer's latest check, as of its checked_at
     domain_wide: bool
-    exclusions: tuple[str, ...]
+    exclusions: tuple[str, ...]  # base local parts (without a sub-address)
+    subaddress_separator: str | None = None  # as the peer's domain entry says
 
 
 @dataclass(frozen=True, slots=True)

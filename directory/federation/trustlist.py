@@ -82,6 +82,8 @@ def build_payload(
                 "posture": posture_entry(domain.posture),
                 "domain_wide": wide is not None,
                 "exclusions": sorted(wide.exclusions) if wide is not None else [],
+                # the peer strips it and compares exclusions on the base local part, as we do
+                "subaddress_separator": domain.subaddress_separator,
                 "mailboxes": mailboxes.get(domain.id, []),
             }
         )

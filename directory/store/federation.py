@@ -74,6 +74,7 @@ def federated_domains(conn: Connection) -> list[FederatedDomain]:
                 posture=posture_from_json(row["posture"]),
                 domain_wide=bool(row["domain_wide"]),
                 exclusions=tuple(row["exclusions"] or ()),
+                subaddress_separator=row["subaddress_separator"],
             )
         )
     return out

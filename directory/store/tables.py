@@ -252,6 +252,7 @@ federated_domains = Table(
     Column("posture", JSON),
     Column("domain_wide", Integer, nullable=False),
     Column("exclusions", JSON, nullable=False),
+    Column("subaddress_separator", String(1)),  # None: the peer strips no sub-address
     Column("change_seq", BigInteger, nullable=False),
 )
 

@@ -12,6 +12,7 @@ from directory.store import tables as t
 from pki.signing import public_key_pem
 from tests.conftest import ADMIN
 from tests.directory.federation.conftest import Pair
+from tests.directory.test_lookup import register
 from tests.support.answers import ANSWER_KEYS
 
 
@@ -154,3 +155,26 @@ def test_federation_expired_table(pair: Pair, address: str, level: str, code: st
     pair.import_(pair.signed(pair.payload(valid_seconds=600)))
     pair.later(600)
     assert codes(pair.look(address, level, detail=all_detail))[level] == {code}
+
+
+def test_sub_addresses_match_as_the_peer_matches_them(pair: Pair) -> None:
+    """A's domain strips `+tag` and excludes `noreply`: B, importing A's list, refuses
+    noreply+x@ as A does, and finds a listed mailbox under a sub-address as A does."""
+    a = pair.a
+    reg = register(
+        a, "Melchester CC", "melchester.gov.uk", separator="+", domain_wide=True,
+        exclusions=["noreply"], mailboxes=[("clerk", "person", True)],
+    )  # fmt: skip
+    assert reg.domain is not None
+    for address in ("noreply+x@melchester.gov.uk", "noreply@melchester.gov.uk"):
+        assert a.lookup.lookup(address, "OFFICIAL")["permitted"] is False, address
+    assert a.lookup.lookup("clerk+case-42@melchester.gov.uk", "OFFICIAL")["permitted"] is True
+
+    pair.import_(pair.signed())
+    for address in ("noreply+x@melchester.gov.uk", "noreply@melchester.gov.uk"):
+        answer = pair.look(address, "OFFICIAL", detail=all_detail)
+        assert answer["known"] is False and answer["permitted"] is False, answer
+        assert "recipient.excluded" in {r["code"] for r in answer["reasons"]}, answer
+    clerk = pair.look("clerk+case-42@melchester.gov.uk", "OFFICIAL")
+    assert clerk["matched"] == "federated" and clerk["permitted"] is True
+    assert clerk["organisation"]["name"] == "Melchester CC"
