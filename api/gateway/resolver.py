@@ -253,6 +253,10 @@ class Resolver:
         snapshot = self._snapshot
         if snapshot is None or self.ticks() - self._snapshot_at > self.rules.max_stale:
             raise unavailable("the register view is out of date")
+        if not key or key[0] in "[." or len(key) > 253:
+            # [host]:port next hops, .parent lookups, and keys no domain name can be: answered
+            # without entering the cache (which therefore holds at most 100,000 x 253 bytes)
+            return None
         if snapshot is not self._tls_for or len(self._tls_cache) > MAX_TLS_CACHE:
             self._tls_cache = {}
             self._tls_for = snapshot
@@ -265,8 +269,6 @@ class Resolver:
         return value
 
     def _tls_value(self, snapshot: Snapshot, key: str) -> str | None:
-        if not key or key[0] in "[." or len(key) > 253:  # [host]:port nexthops, parent lookups
-            return None
         try:
             name = normalise_domain(key)
         except DirectoryError:

@@ -284,3 +284,19 @@ def test_an_internal_error_defers_and_never_bounces(
     logged = [r for r in caplog.records if r.exc_info]
     assert len(logged) == 3  # once per failure, at the gateway
     assert {type(r.exc_info[1]).__name__ for r in logged if r.exc_info} == {"RuntimeError"}
+
+
+def test_tlspolicy_keys_that_cannot_be_domains_stay_out_of_the_cache(
+    demo_directory: Directory,
+) -> None:
+    async def scenario(gw: Gateway) -> None:
+        client = await SocketmapClient.connect(gw.socketmap_port)
+        for n in range(50):
+            key = f"{n}-" + "x" * 4000  # longer than any domain name
+            assert await client.ask("tlspolicy", key) == "NOTFOUND "
+        assert await client.ask("tlspolicy", "[mx.wessex.gov.uk]:25") == "NOTFOUND "
+        assert await client.ask("tlspolicy", "wessex.gov.uk") == "OK secure"
+        await client.close()
+        assert set(gw.resolver._tls_cache) == {"wessex.gov.uk"}
+
+    serve(demo_directory, scenario)
