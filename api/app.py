@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import fastapi_offline
 from fastapi import FastAPI
-from fastapi_offline import FastAPIOffline
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from api import logs, problems
 from api.batcher import LookupBatcher
@@ -30,9 +38,9 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
             yield
         directory.close()
 
-    # /docs and /redoc load Swagger UI and ReDoc from this package (fastapi-offline's copies,
-    # under /static-offline-docs), never a CDN: directories run on hosts without internet
-    app = FastAPIOffline(
+    app = FastAPI(
+        docs_url=None,
+        redoc_url=None,
         title="Clearance",
         version="0.1.0",
         summary="May this address receive information at this classification, and if not, why?",
@@ -49,4 +57,38 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
     app.include_router(pki_routes.admin)
     app.include_router(pki_routes.public)
     app.include_router(federation_routes.router)
+    offline_docs(app)  # last: a lookup never tries these routes first
     return app
+
+
+def offline_docs(app: FastAPI) -> None:
+    """/docs and /redoc with Swagger UI and ReDoc from fastapi-offline's copies in the package
+    (under /static-offline-docs), never a CDN: directories run on hosts without internet."""
+    static = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/static-offline-docs", StaticFiles(directory=static), name="static-offline-docs")
+    title = app.title
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{title} - Swagger UI",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+            swagger_js_url="/static-offline-docs/swagger-ui-bundle.js",
+            swagger_css_url="/static-offline-docs/swagger-ui.css",
+            swagger_favicon_url="/static-offline-docs/favicon.png",
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def swagger_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title=f"{title} - ReDoc",
+            redoc_js_url="/static-offline-docs/redoc.standalone.js",
+            redoc_favicon_url="/static-offline-docs/favicon.png",
+            with_google_fonts=False,
+        )
