@@ -7,21 +7,21 @@ At RCPT the recipient is looked up and the mode for the envelope sender decides 
 
 from __future__ import annotations
 
-import asyncio
-
 from api.gateway import smtp
-from api.gateway.connection import QueuedConnection
+from api.gateway.connection import Connections, QueuedConnection
 from api.gateway.resolver import Resolver, Result
 from api.gateway.rules import GatewayRules
 from api.gateway.wire import PolicyReader, ProtocolError, policy_reply
 
 
 class PolicyProtocol(QueuedConnection[dict[str, str]]):
+    reader: PolicyReader
+
     def __init__(
         self,
         resolver: Resolver,
         rules: GatewayRules,
-        connections: set[asyncio.Transport] | None = None,
+        connections: Connections,
     ) -> None:
         super().__init__(connections)
         self.resolver = resolver
@@ -30,16 +30,12 @@ class PolicyProtocol(QueuedConnection[dict[str, str]]):
 
     def data_received(self, data: bytes) -> None:
         try:
-            self.queued.extend(self.reader.feed(data))
+            requests = self.reader.feed(data)
         except ProtocolError:
             if self.transport is not None:
                 self.transport.close()
             return
-        self._next()
-
-    def _next(self) -> None:
-        while not self.busy and self.queued and self.transport is not None:
-            self._handle(self.queued.popleft())
+        self.received(requests)
 
     def _handle(self, attributes: dict[str, str]) -> None:
         request = attributes.get("request")
@@ -61,5 +57,4 @@ class PolicyProtocol(QueuedConnection[dict[str, str]]):
         self.resolver.recipient(recipient, done)
 
     def _reply(self, action: str) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(policy_reply(action))
+        self.write(policy_reply(action))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from api.gateway.connection import ConnectionLimits
 from directory.classification import Level, Scheme
 from directory.configfile import ConfigError, Fields, read_toml
 
@@ -48,6 +49,7 @@ class GatewayRules:
     answer_cache_entries: int = 0
     answer_cache_seconds: float = 30.0
     rules: tuple[SenderRule, ...] = ()
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
 
     def for_sender(self, sender: str) -> tuple[Mode, Level]:
         """The mode and minimum for mail from this envelope sender ("" for bounces)."""
@@ -88,6 +90,12 @@ def load_gateway_rules(path: Path, scheme: Scheme, **overrides: Any) -> GatewayR
     max_stale = _seconds(top, "max_stale_seconds", 10.0, 0.5, 3600.0)
     cache_entries = top.integer("answer_cache_entries", 0, maximum=10_000_000)
     cache_seconds = _seconds(top, "answer_cache_seconds", 30.0, 0.1, 3600.0)
+    limits = ConnectionLimits(
+        max_pending=top.integer("max_pending_requests", 64, minimum=1, maximum=10_000),
+        request_timeout=_seconds(top, "request_timeout_seconds", 10.0, 0.5, 600.0),
+        idle_timeout=_seconds(top, "idle_timeout_seconds", 330.0, 1.0, 86_400.0),
+        max_connections=top.integer("max_connections", 2000, minimum=1, maximum=1_000_000),
+    )
     rules: list[SenderRule] = []
     for index, raw in enumerate(top._get("rules", [], False) or []):
         f = Fields(path, f"rules[{index}]", raw)
@@ -113,6 +121,7 @@ def load_gateway_rules(path: Path, scheme: Scheme, **overrides: Any) -> GatewayR
         answer_cache_entries=cache_entries,
         answer_cache_seconds=cache_seconds,
         rules=tuple(rules),
+        limits=limits,
     )
     top.refuse_unknown()
     return result

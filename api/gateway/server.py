@@ -5,30 +5,41 @@ supervises them. Each worker opens its own Directory (its own store connection, 
 lookup thread(s) and answer cache) and listens on both ports with SO_REUSEPORT, so the kernel
 spreads Postfix's connections over the workers and each uses its own core. The workers share
 nothing but the store. The parent answers no requests: it announces the ports once every worker
-listens, passes SIGTERM/SIGINT on, and if a worker dies it stops the others and exits non-zero
-(a half-working gateway is not left running; let the service manager restart it).
+listens and passes SIGTERM/SIGINT on. A worker that dies (killed for memory, a crash) is logged
+and started again after a delay that grows while workers keep dying (0.5 s up to 30 s); the
+others keep serving meanwhile, so one bad connection never takes the gateway down.
+
+At start the soft limit on open files is raised to the hard limit: each connection is a file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import logging
+import math
 import multiprocessing
 import os
+import resource
 import signal
 import socket
+import time
 from collections.abc import Callable, Coroutine
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from api.gateway.connection import Connections
 from api.gateway.policy import PolicyProtocol
 from api.gateway.resolver import Resolver
 from api.gateway.rules import GatewayRules, load_gateway_rules
 from api.gateway.socketmap import SocketmapProtocol
 from api.runtime import tuned_gc
+from directory.errors import DirectoryError, ErrorKind
 from directory.service import Directory
 
 WORKER_START_SECONDS = 60.0
+log = logging.getLogger("clearance.gateway")
 
 
 def gateway_rules(directory: Directory, **overrides: object) -> GatewayRules:
@@ -50,37 +61,45 @@ class Gateway:
         self.reuse_port = reuse_port
         self.resolver = Resolver(directory, rules, workers=lookup_threads)
         self._servers: list[asyncio.Server] = []
-        self._connections: set[asyncio.Transport] = set()
+        self.connections = Connections(rules.limits)
+        self._sweeper: asyncio.Task[None] | None = None
         self.policy_port = 0
         self.socketmap_port = 0
 
     async def start(self, host: str, policy_port: int, socketmap_port: int) -> None:
         """Listen (port 0: any free port; the chosen ports are then in the attributes)."""
+        if policy_port and policy_port == socketmap_port:  # SO_REUSEPORT would allow both
+            raise DirectoryError(ErrorKind.CONFIG, "the policy and socketmap ports must differ")
         await self.resolver.start()
         loop = asyncio.get_running_loop()
         policy = await loop.create_server(
-            lambda: PolicyProtocol(self.resolver, self.rules, self._connections),
+            lambda: PolicyProtocol(self.resolver, self.rules, self.connections),
             host,
             policy_port,
             backlog=512,
             reuse_port=self.reuse_port or None,
         )
         socketmap = await loop.create_server(
-            lambda: SocketmapProtocol(self.resolver, self.rules, self._connections),
+            lambda: SocketmapProtocol(self.resolver, self.rules, self.connections),
             host,
             socketmap_port,
             backlog=512,
             reuse_port=self.reuse_port or None,
         )
         self._servers = [policy, socketmap]
+        self._sweeper = asyncio.create_task(self.connections.sweep_forever())
         self.policy_port = policy.sockets[0].getsockname()[1]
         self.socketmap_port = socketmap.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         for server in self._servers:
             server.close()
-        for transport in list(self._connections):
-            transport.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        self.connections.close_all()
         for server in self._servers:
             await server.wait_closed()
         self._servers = []
@@ -114,8 +133,20 @@ def _run_loop(main: Coroutine[Any, Any, None]) -> None:
             uvloop.run(main)
 
 
+def raise_open_files_limit() -> int:
+    """Raise the soft limit on open files to the hard one (each connection is a file); the
+    limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    return soft
+
+
 def run(gateway: Gateway, host: str, policy_port: int, socketmap_port: int) -> None:
     """Block serving in this process until SIGTERM or SIGINT (uvloop when installed)."""
+    raise_open_files_limit()
 
     def ready(gw: Gateway) -> None:
         _announce(gw.rules, gw.policy_port, gw.socketmap_port, 1)
@@ -150,6 +181,14 @@ def _reserve(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _die_with_parent() -> None:
+    """SIGTERM this worker when the parent dies, even by SIGKILL (Linux), so no orphan keeps
+    serving the ports outside the service manager's sight."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _worker(
     open_directory: OpenDirectory,
     overrides: dict[str, Any],
@@ -159,6 +198,7 @@ def _worker(
     ready: Connection,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent passes a SIGTERM on
+    _die_with_parent()
     directory = open_directory(serving=True)
     try:
         gateway = Gateway(
@@ -169,7 +209,8 @@ def _worker(
         )
 
         def listening(_gateway: Gateway) -> None:
-            ready.send(os.getpid())
+            with contextlib.suppress(OSError):  # a restarted worker's parent does not wait
+                ready.send(os.getpid())
             ready.close()
 
         _run_loop(serve_forever(gateway, host, *ports, ready=listening))
@@ -188,6 +229,9 @@ def run_workers(
     socketmap_port: int,
 ) -> int:
     """Serve with `workers` processes until SIGTERM/SIGINT; the exit status (0: stopped)."""
+    if policy_port and policy_port == socketmap_port:
+        raise DirectoryError(ErrorKind.CONFIG, "the policy and socketmap ports must differ")
+    raise_open_files_limit()  # inherited by the workers
     # Checked here first, so a bad configuration is refused before anything forks.
     directory = open_directory()
     try:
@@ -209,19 +253,24 @@ def run_workers(
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     status = 0
-    try:
-        pipes = []
-        for n in range(workers):
-            receive, send = context.Pipe(duplex=False)
-            process = context.Process(
-                target=_worker,
-                args=(open_directory, overrides, lookup_threads, host, ports, send),
-                name=f"clearance-gateway-{n}",
-            )
-            process.start()
-            send.close()
+
+    def start(n: int) -> Connection:
+        receive, send = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_worker,
+            args=(open_directory, overrides, lookup_threads, host, ports, send),
+            name=f"clearance-gateway-{n}",
+        )
+        process.start()
+        send.close()
+        if n < len(processes):
+            processes[n] = process
+        else:
             processes.append(process)
-            pipes.append(receive)
+        return receive
+
+    try:
+        pipes = [start(n) for n in range(workers)]
         for receive in pipes:
             with receive:
                 if not receive.poll(WORKER_START_SECONDS):
@@ -229,7 +278,7 @@ def run_workers(
                 receive.recv()
         if not stopping:
             _announce(rules, *ports, workers)
-        status = _supervise(processes, lambda: stopping)
+        status = _supervise(processes, lambda: stopping, lambda n: start(n).close())
     except (RuntimeError, EOFError):  # a worker failed to start (its error is on stderr)
         status = 0 if stopping else 1
     finally:
@@ -246,13 +295,41 @@ def run_workers(
     return status
 
 
+RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # seconds; back to the first after a calm hour
+CALM_SECONDS = 3600.0
+
+
 def _supervise(
-    processes: list[multiprocessing.process.BaseProcess], stopping: Callable[[], bool]
+    processes: list[multiprocessing.process.BaseProcess],
+    stopping: Callable[[], bool],
+    restart: Callable[[int], None],
+    clock: Callable[[], float] = time.monotonic,
 ) -> int:
-    """Wait until asked to stop (0) or until a worker exits on its own (1)."""
-    sentinels = [p.sentinel for p in processes]
+    """Wait until asked to stop (0). A worker that exits on its own is logged and started again
+    after a delay that grows while workers keep dying; the others keep serving meanwhile."""
+    failures = 0
+    last_failure = -math.inf
+    due: dict[int, float] = {}  # worker index -> when to start it again
     while not stopping():
-        wait(sentinels, timeout=1.0)
-        if not stopping() and any(p.exitcode is not None for p in processes):
-            return 1
+        sentinels = [p.sentinel for n, p in enumerate(processes) if n not in due]
+        wait(sentinels, timeout=min([1.0, *(max(0.0, t - clock()) for t in due.values())]))
+        if stopping():
+            break
+        now = clock()
+        for n, process in enumerate(processes):
+            if n in due or process.exitcode is None:
+                continue
+            if now - last_failure > CALM_SECONDS:
+                failures = 0
+            delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS) - 1)]
+            failures, last_failure = failures + 1, now
+            due[n] = now + delay
+            log.error(
+                "gateway worker %d (pid %s) exited with status %s; starting it again in %.1f s",
+                n, process.pid, process.exitcode, delay,
+            )  # fmt: skip
+        for n, when in list(due.items()):
+            if now >= when and not stopping():
+                del due[n]
+                restart(n)
     return 0

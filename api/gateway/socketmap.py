@@ -10,11 +10,10 @@ When the directory cannot answer in time the reply is TEMP: Postfix defers, neve
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from api.gateway import smtp
-from api.gateway.connection import QueuedConnection
+from api.gateway.connection import Connections, QueuedConnection
 from api.gateway.resolver import Resolver, Result
 from api.gateway.rules import GatewayRules
 from api.gateway.wire import NetstringReader, ProtocolError, netstring, split_request
@@ -25,11 +24,13 @@ log = logging.getLogger(__name__)
 
 
 class SocketmapProtocol(QueuedConnection[bytes]):
+    reader: NetstringReader
+
     def __init__(
         self,
         resolver: Resolver,
         rules: GatewayRules,
-        connections: set[asyncio.Transport] | None = None,
+        connections: Connections,
     ) -> None:
         super().__init__(connections)
         self.resolver = resolver
@@ -38,12 +39,11 @@ class SocketmapProtocol(QueuedConnection[bytes]):
 
     def data_received(self, data: bytes) -> None:
         try:
-            self.queued.extend(self.reader.feed(data))
+            requests = self.reader.feed(data)
         except ProtocolError as exc:
             self._refuse(exc)
             return
-        while not self.busy and self.queued and self.transport is not None:
-            self._handle(self.queued.popleft())
+        self.received(requests)
 
     def _refuse(self, exc: ProtocolError) -> None:
         if self.transport is not None:
@@ -76,9 +76,7 @@ class SocketmapProtocol(QueuedConnection[bytes]):
     def _recipient_done(self, result: Result) -> None:
         self.busy = False
         self._reply(smtp.recipient_map_reply(result, self.rules))
-        while not self.busy and self.queued and self.transport is not None:
-            self._handle(self.queued.popleft())
+        self._next()
 
     def _reply(self, text: str) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(netstring(text))
+        self.write(netstring(text))

@@ -46,21 +46,30 @@ def parse_attributes(block: bytes) -> dict[str, str]:
 
 
 class PolicyReader:
-    """Splits a byte stream into policy requests."""
+    """Splits a byte stream into policy requests, in time linear in the input: requests are
+    found by an offset into one buffer, which is compacted once per read."""
 
     def __init__(self) -> None:
-        self._buffer = b""
+        self._buffer = bytearray()
+
+    @property
+    def pending(self) -> int:
+        """Bytes of a request begun but not finished."""
+        return len(self._buffer)
 
     def feed(self, data: bytes) -> list[dict[str, str]]:
-        self._buffer += data
+        buffer = self._buffer
+        buffer += data
         requests: list[dict[str, str]] = []
+        start = 0
         while True:
-            end = self._buffer.find(b"\n\n")
+            end = buffer.find(b"\n\n", start)
             if end < 0:
                 break
-            block, self._buffer = self._buffer[:end], self._buffer[end + 2 :]
-            requests.append(parse_attributes(block))
-        if len(self._buffer) > MAX_POLICY_REQUEST:
+            requests.append(parse_attributes(bytes(buffer[start:end])))
+            start = end + 2
+        del buffer[:start]
+        if len(buffer) > MAX_POLICY_REQUEST:
             raise ProtocolError("policy request too long")
         return requests
 
@@ -95,34 +104,44 @@ def netstring(payload: str) -> bytes:
 
 
 class NetstringReader:
-    """Splits a byte stream into netstrings, refusing anything malformed or too long."""
+    """Splits a byte stream into netstrings, refusing anything malformed or too long; linear in
+    the input (an offset into one buffer, compacted once per read)."""
 
     def __init__(self, limit: int = MAX_NETSTRING) -> None:
-        self._buffer = b""
+        self._buffer = bytearray()
         self.limit = limit
 
+    @property
+    def pending(self) -> int:
+        """Bytes of a netstring begun but not finished."""
+        return len(self._buffer)
+
     def feed(self, data: bytes) -> list[bytes]:
-        self._buffer += data
+        buffer = self._buffer
+        buffer += data
         out: list[bytes] = []
-        while self._buffer:
-            colon = self._buffer.find(b":", 0, _LENGTH_DIGITS + 1)
+        start, size = 0, len(buffer)
+        while start < size:
+            colon = buffer.find(b":", start, start + _LENGTH_DIGITS + 1)
             if colon < 0:
-                if len(self._buffer) > _LENGTH_DIGITS or not self._buffer.isdigit():
+                head = buffer[start:]
+                if len(head) > _LENGTH_DIGITS or not head.isdigit():
                     raise ProtocolError("netstring length is missing or too long")
                 break
-            digits = self._buffer[:colon]
+            digits = buffer[start:colon]
             if not digits.isdigit() or (len(digits) > 1 and digits[0:1] == b"0"):
                 raise ProtocolError("netstring length is not a decimal number")
             length = int(digits)
             if length > self.limit:
                 raise ProtocolError(f"netstring longer than {self.limit} bytes")
             end = colon + 1 + length
-            if len(self._buffer) <= end:
+            if size <= end:
                 break
-            if self._buffer[end : end + 1] != b",":
+            if buffer[end] != 0x2C:  # ","
                 raise ProtocolError("netstring does not end with a comma")
-            out.append(self._buffer[colon + 1 : end])
-            self._buffer = self._buffer[end + 1 :]
+            out.append(bytes(buffer[colon + 1 : end]))
+            start = end + 1
+        del buffer[:start]
         return out
 
 
