@@ -133,10 +133,10 @@ class QueuedConnection(asyncio.Protocol, Generic[Request]):
         the queue is full."""
         assert self._loop is not None
         now = self.last_active = self._loop.time()
-        if self.reader.pending and not self.partial_since:
-            self.partial_since = now
-        elif not self.reader.pending:
+        if not self.reader.pending:
             self.partial_since = 0.0
+        elif not self.partial_since:
+            self.partial_since = now
         self.queued.extend(requests)
         if len(self.queued) >= self.connections.limits.max_pending:
             self._pause_reading()
@@ -166,15 +166,15 @@ class QueuedConnection(asyncio.Protocol, Generic[Request]):
             self.transport.resume_reading()
 
     def _next(self) -> None:
-        while not self.busy and not self.writing_paused and self.queued and self.transport:
+        while self.queued and not self.busy and not self.writing_paused and self.transport:
             self._handle(self.queued.popleft())
-        self._maybe_resume_reading()
+        if self.reading_paused:
+            self._maybe_resume_reading()
 
     def _handle(self, request: Request) -> None:  # pragma: no cover - each server's own
         raise NotImplementedError
 
     def write(self, data: bytes) -> None:
+        # (idle time counts from the peer's last bytes: a reply is not activity of its own)
         if self.transport is not None and not self.transport.is_closing():
-            assert self._loop is not None
-            self.last_active = self._loop.time()
             self.transport.write(data)

@@ -47,10 +47,11 @@ def parse_attributes(block: bytes) -> dict[str, str]:
 
 class PolicyReader:
     """Splits a byte stream into policy requests, in time linear in the input: requests are
-    found by an offset into one buffer, which is compacted once per read."""
+    found by an offset into the data, and the unfinished tail (at most one request) is kept
+    once per read."""
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
+        self._buffer = b""
 
     @property
     def pending(self) -> int:
@@ -58,18 +59,17 @@ class PolicyReader:
         return len(self._buffer)
 
     def feed(self, data: bytes) -> list[dict[str, str]]:
-        buffer = self._buffer
-        buffer += data
+        buffer = self._buffer + data if self._buffer else data
         requests: list[dict[str, str]] = []
         start = 0
         while True:
             end = buffer.find(b"\n\n", start)
             if end < 0:
                 break
-            requests.append(parse_attributes(bytes(buffer[start:end])))
+            requests.append(parse_attributes(buffer[start:end]))
             start = end + 2
-        del buffer[:start]
-        if len(buffer) > MAX_POLICY_REQUEST:
+        self._buffer = buffer[start:] if start else buffer
+        if len(self._buffer) > MAX_POLICY_REQUEST:
             raise ProtocolError("policy request too long")
         return requests
 
@@ -105,10 +105,11 @@ def netstring(payload: str) -> bytes:
 
 class NetstringReader:
     """Splits a byte stream into netstrings, refusing anything malformed or too long; linear in
-    the input (an offset into one buffer, compacted once per read)."""
+    the input (an offset into the data; the unfinished tail, at most one netstring, is kept
+    once per read)."""
 
     def __init__(self, limit: int = MAX_NETSTRING) -> None:
-        self._buffer = bytearray()
+        self._buffer = b""
         self.limit = limit
 
     @property
@@ -117,8 +118,7 @@ class NetstringReader:
         return len(self._buffer)
 
     def feed(self, data: bytes) -> list[bytes]:
-        buffer = self._buffer
-        buffer += data
+        buffer = self._buffer + data if self._buffer else data
         out: list[bytes] = []
         start, size = 0, len(buffer)
         while start < size:
@@ -129,7 +129,7 @@ class NetstringReader:
                     raise ProtocolError("netstring length is missing or too long")
                 break
             digits = buffer[start:colon]
-            if not digits.isdigit() or (len(digits) > 1 and digits[0:1] == b"0"):
+            if not digits.isdigit() or (len(digits) > 1 and digits[0] == 0x30):
                 raise ProtocolError("netstring length is not a decimal number")
             length = int(digits)
             if length > self.limit:
@@ -139,9 +139,9 @@ class NetstringReader:
                 break
             if buffer[end] != 0x2C:  # ","
                 raise ProtocolError("netstring does not end with a comma")
-            out.append(bytes(buffer[colon + 1 : end]))
+            out.append(buffer[colon + 1 : end])
             start = end + 1
-        del buffer[:start]
+        self._buffer = buffer[start:] if start else buffer
         return out
 
 
