@@ -23,6 +23,7 @@ from api.routes import decisions as decision_routes
 from api.routes import federation as federation_routes
 from api.routes import pki as pki_routes
 from api.runtime import tuned_gc
+from directory.federation.importer import MAX_LIST_BYTES
 from directory.service import Directory
 from directory.settings import Settings, load_settings
 
@@ -49,7 +50,11 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
     app.state.directory = directory
     app.state.lookups = LookupBatcher(directory.lookup)
     problems.install(app)
-    app.add_middleware(logs.RequestIds, access_log=directory.settings.access_log)
+    app.add_middleware(
+        logs.RequestIds,
+        access_log=directory.settings.access_log,
+        body_limits=body_limits(directory.settings.batch_limit),
+    )
     app.include_router(lookup.router)
     app.include_router(admin.router)
     app.include_router(domains_dns.router)
@@ -59,6 +64,22 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
     app.include_router(federation_routes.router)
     offline_docs(app)  # last: a lookup never tries these routes first
     return app
+
+
+def body_limits(batch_limit: int) -> logs.BodyLimits:
+    """What each route may be sent, enforced while the body is read (before any parsing or
+    authentication): a batch's size for batches, a trust list's for imports, little elsewhere."""
+    batch = batch_limit * 600 + 4096  # an address is at most 254 octets; JSON quoting
+    return logs.BodyLimits(
+        64 * 1024,
+        (
+            ("/v1/lookups", batch),
+            ("/v1/decisions", batch + 64 * 1024),  # and the message's label headers
+            ("/v1/federation/peers/", MAX_LIST_BYTES),  # .../import: checked again by the route
+            ("/pki/ocsp", 16 * 1024),
+            ("/v1/admin/", 1024 * 1024),
+        ),
+    )
 
 
 def offline_docs(app: FastAPI) -> None:

@@ -19,6 +19,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("clearance_request_id", default=None)
@@ -100,13 +101,43 @@ def request_id(given: str | None) -> str:
     return f"{_PREFIX}{next(_NEXT):08x}"
 
 
-class RequestIds:
-    """ASGI middleware: the request id, the access log (when on), and the one place where an
-    exception no handler answered is logged and becomes a 500 problem document."""
+class BodyTooLarge(HTTPException):
+    """Raised by the request's receive channel once a body passes its route's limit. An
+    HTTPException, so that FastAPI passes it on as it is (it turns other errors met while
+    reading a body into 400) and api/problems.py answers it 413."""
 
-    def __init__(self, app: ASGIApp, access_log: bool = False) -> None:
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than {limit} bytes.")
+        self.limit = limit
+
+
+class BodyLimits:
+    """The most bytes a request body may have, by path prefix (first match), else `default`:
+    checked against Content-Length before anything is read, and while a body is read, before
+    any parsing or authentication."""
+
+    def __init__(self, default: int, by_prefix: tuple[tuple[str, int], ...] = ()) -> None:
+        self.default = default
+        self.by_prefix = by_prefix
+
+    def limit(self, path: str) -> int:
+        for prefix, limit in self.by_prefix:
+            if path.startswith(prefix):
+                return limit
+        return self.default
+
+
+class RequestIds:
+    """ASGI middleware at the HTTP boundary: the request id, body limits (413), the access log
+    (when on), and the one place where an exception no handler answered is logged and becomes
+    a 500 problem document."""
+
+    def __init__(
+        self, app: ASGIApp, access_log: bool = False, body_limits: BodyLimits | None = None
+    ) -> None:
         self.app = app
         self.access_log = access_log
+        self.body_limits = body_limits or BodyLimits(64 * 1024)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,6 +150,19 @@ class RequestIds:
                 break
         rid = request_id(given)
         header = (b"x-request-id", rid.encode())
+        limit = self.body_limits.limit(scope["path"])
+        declared = _content_length(scope)
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
         token = REQUEST_ID.set(rid)
         started = time.perf_counter() if self.access_log else 0.0
         sent: list[int] = []
@@ -134,7 +178,15 @@ class RequestIds:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            if declared is not None and declared > limit:
+                raise BodyTooLarge(limit)
+            await self.app(scope, limited_receive, send_with_id)
+        except BodyTooLarge:
+            if not sent:
+                from api.problems import too_large
+
+                await too_large(limit, scope["path"])(scope, receive, send_with_id)
+            sent.append(413)
         except Exception:
             log.exception(
                 "%s %s failed", scope["method"], scope["path"], extra=_event(scope, 500, None)
@@ -153,6 +205,13 @@ class RequestIds:
                     extra=_event(scope, status, ms),
                 )  # fmt: skip
             REQUEST_ID.reset(token)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
 
 
 def _event(scope: Scope, status: int, ms: float | None) -> dict[str, Any]:

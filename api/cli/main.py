@@ -135,6 +135,11 @@ def serve(
         log_level=level,
         access_log=False,  # ours (api/logs.py) carries the request id
         proxy_headers=False,
+        # each worker: at most 1,000 connections and requests at once (503 beyond), idle
+        # keep-alive connections closed after 15 s; bodies are limited per route as they are
+        # read (api/app.py body_limits: 413). docs/operations.md says what a proxy should add.
+        limit_concurrency=1000,
+        timeout_keep_alive=15,
     )
 
 

@@ -15,6 +15,7 @@ from api import logs
 from api.app import create_app
 from directory.service import Directory
 from tests.api.helpers import bearer
+from tests.api.test_problems import PROBLEM
 
 HEX_ID = re.compile(r"[0-9a-f]{20}")  # a per-process prefix and a counter
 
@@ -73,3 +74,28 @@ def test_a_log_line_is_one_json_object_with_the_request_id() -> None:
     line = json.loads(text)
     assert line["request_id"] == "req-7" and line["message"] == "failed here"
     assert line["level"] == "error" and "RuntimeError: a bug" in line["error"]
+
+
+def test_bodies_are_limited_per_route_before_authentication(
+    client: TestClient, directory: Directory, lookup_key: str
+) -> None:
+    # declared too large: refused unread, before the (missing) key is even looked at
+    big = b'{"addresses": [' + b'"a@b.org",' * 200_000 + b'"a@b.org"]}'
+    refused = client.post("/v1/lookups", content=big, headers={"content-type": "application/json"})
+    assert refused.status_code == 413 and refused.headers["content-type"] == PROBLEM
+    assert refused.json()["type"] == "urn:clearance:problem:too-large"
+
+    # streamed without a length (chunked): counted while read
+    def chunks() -> Iterator[bytes]:
+        for _ in range(200):
+            yield b"x" * 8192
+
+    streamed = client.post("/pki/ocsp", content=chunks())
+    assert streamed.status_code == 413, streamed.text
+
+    # a batch at the batch limit is within its route's limit
+    addresses = [f"someone.{n}@wessex.gov.uk" for n in range(directory.settings.batch_limit)]
+    ok = client.post("/v1/lookups", json={"addresses": addresses}, headers=bearer(lookup_key))
+    assert ok.status_code == 200, ok.text
+    # ... and the same size elsewhere is not
+    assert client.post("/v1/admin/organisations", content=big[:2_000_000]).status_code == 413
