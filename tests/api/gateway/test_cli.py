@@ -18,17 +18,22 @@ from tests.conftest import FrozenClock, make_directory
 from tests.support.servers import free_port
 
 
-def test_serve_answers_both_protocols_and_stops_on_sigterm(tmp_path: Path) -> None:
-    # Seeded at the real time: the served process runs on the real clock.
+def demo_home(tmp_path: Path) -> tuple[dict[str, str], int, int]:
+    """The demo directory under tmp_path, seeded at the real time (the served process runs on
+    the real clock): the environment that points at it, and two free ports."""
     directory = make_directory(tmp_path, FrozenClock(datetime.now(UTC)))
     demo.seed(directory)
     directory.close()
-    policy_port, socketmap_port = free_port(), free_port()
     env = {
         **os.environ,
         "CLEARANCE_HOME": str(directory.settings.home),
         "CLEARANCE_DATABASE_URL": "",
     }
+    return env, free_port(), free_port()
+
+
+def test_serve_answers_both_protocols_and_stops_on_sigterm(tmp_path: Path) -> None:
+    env, policy_port, socketmap_port = demo_home(tmp_path)
     command = [
         str(Path(sys.executable).parent / "clearance"),
         "gateway",
@@ -88,15 +93,7 @@ def dead(pid: int) -> bool:
 
 
 def test_a_worker_that_dies_is_restarted_and_the_others_keep_serving(tmp_path: Path) -> None:
-    directory = make_directory(tmp_path, FrozenClock(datetime.now(UTC)))
-    demo.seed(directory)
-    directory.close()
-    policy_port, socketmap_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "CLEARANCE_HOME": str(directory.settings.home),
-        "CLEARANCE_DATABASE_URL": "",
-    }
+    env, policy_port, socketmap_port = demo_home(tmp_path)
     command = [
         str(Path(sys.executable).parent / "clearance"), "gateway", "serve", "--workers", "2",
         "--policy-port", str(policy_port), "--socketmap-port", str(socketmap_port),
