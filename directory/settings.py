@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     directory_name: str = Field(default="clearance", pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
     federation_list_valid_seconds: int = Field(default=86400, ge=300, le=30 * 86400)
     federation_fetch_timeout: float = Field(default=30.0, gt=0.0, le=600.0)
+    # an imported list counts for at most this long, whatever valid_until it names
+    federation_max_list_accept_seconds: int = Field(default=7 * 86400, ge=300, le=30 * 86400)
 
     @field_validator("database_url")
     @classmethod

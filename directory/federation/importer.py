@@ -270,6 +270,7 @@ def import_list(
     raw: bytes | str,
     actor: str,
     now: datetime,
+    max_valid: timedelta = timedelta(days=7),
 ) -> ImportReport:
     # 1. envelope and signature
     if peer.status is not PeerStatus.ACTIVE:
@@ -277,6 +278,8 @@ def import_list(
     payload = verified_payload(peer, parse_envelope(raw))
     # 2.-3. the payload, every entry normalised
     parsed = parse_payload(payload, now)
+    # however long the peer says its list holds, this directory trusts it for at most max_valid
+    parsed.valid_until = min(parsed.valid_until, now + max_valid)
     report = ImportReport(
         peer.name, parsed.directory, parsed.issued_at, parsed.valid_until, digest(payload)
     )

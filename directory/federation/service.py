@@ -5,6 +5,7 @@ Every entry point authorises (directory.authz) before it reads or writes anythin
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from directory.authz import Action, Principal, authorize
@@ -93,7 +94,10 @@ class Federation:
     # --- imports --------------------------------------------------------------------------
     def import_list(self, p: Principal, name: str, raw: bytes | str) -> ImportReport:
         peer = self.peer(p, name)
-        return import_list(self.store, self.directory.policy, peer, raw, p.name, self.clock())
+        max_valid = timedelta(seconds=self.settings.federation_max_list_accept_seconds)
+        return import_list(
+            self.store, self.directory.policy, peer, raw, p.name, self.clock(), max_valid
+        )
 
     def fetch_and_import(self, p: Principal, name: str, api_key: str | None) -> ImportReport:
         peer = self.peer(p, name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -253,3 +254,15 @@ def test_a_store_failure_half_way_writes_nothing(
     monkeypatch.undo()
     assert state(pair) == before
     assert pair.look("j.smith@wessex.gov.uk")["known"] is True  # the earlier list stands
+
+
+def test_a_list_counts_for_at_most_the_importers_own_bound(pair: Pair) -> None:
+    """A peer naming a valid_until years away is believed for at most
+    federation_max_list_accept_seconds (7 days by default)."""
+    ten_years = 10 * 365 * 86400
+    report = pair.import_(pair.signed(pair.payload(valid_seconds=ten_years)))
+    bound = pair.clock() + timedelta(seconds=pair.b.settings.federation_max_list_accept_seconds)
+    assert report.valid_until == bound
+    assert pair.look("j.smith@wessex.gov.uk")["known"] is True
+    pair.later(pair.b.settings.federation_max_list_accept_seconds + 1)
+    assert pair.look("j.smith@wessex.gov.uk")["known"] is False  # expired at the bound
