@@ -16,7 +16,7 @@ from fastapi.openapi.docs import (
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import logs, problems
+from api import boundary, logs, problems
 from api.batcher import LookupBatcher
 from api.routes import admin, domains_dns, lookup
 from api.routes import decisions as decision_routes
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
     app.state.lookups = LookupBatcher(directory.lookup)
     problems.install(app)
     app.add_middleware(
-        logs.RequestIds,
+        boundary.Boundary,
         access_log=directory.settings.access_log,
         body_limits=body_limits(directory.settings.batch_limit),
     )
@@ -66,11 +66,11 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
     return app
 
 
-def body_limits(batch_limit: int) -> logs.BodyLimits:
+def body_limits(batch_limit: int) -> boundary.BodyLimits:
     """What each route may be sent, enforced while the body is read (before any parsing or
     authentication): a batch's size for batches, a trust list's for imports, little elsewhere."""
     batch = batch_limit * 600 + 4096  # an address is at most 254 octets; JSON quoting
-    return logs.BodyLimits(
+    return boundary.BodyLimits(
         64 * 1024,
         (
             ("/v1/lookups", batch),

@@ -138,12 +138,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 413:  # api/logs.py BodyTooLarge, met while the body was read
+        if exc.status_code == 413:  # api/boundary.py BodyTooLarge, met while the body was read
             return too_large(getattr(exc, "limit", 0), request.url.path)
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         return problem(exc.status_code, kind, str(exc.detail), str(exc.detail), request.url.path)
 
-    # Any other exception is logged and answered by api/logs.py's RequestIds (internal_error):
+    # Any other exception is logged and answered by api/boundary.py (internal_error):
     # once, with the request id, whatever raised it.
 
 

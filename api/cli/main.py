@@ -133,7 +133,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=level,
-        access_log=False,  # ours (api/logs.py) carries the request id
+        access_log=False,  # ours (api/boundary.py) carries the request id
         proxy_headers=False,
         # each worker: at most 1,000 connections and requests at once (503 beyond), idle
         # keep-alive connections closed after 15 s; bodies are limited per route as they are

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar, cast
 
@@ -89,7 +90,8 @@ class Connections:
 
 
 class QueuedConnection(asyncio.Protocol, Generic[Request]):
-    reader: _Reader
+    reader: _Reader  # each server's: splits the bytes into requests
+    _handle: Callable[[Request], None]  # each server's: answers one request
 
     def __init__(self, connections: Connections) -> None:
         self.connections = connections
@@ -170,9 +172,6 @@ class QueuedConnection(asyncio.Protocol, Generic[Request]):
             self._handle(self.queued.popleft())
         if self.reading_paused:
             self._maybe_resume_reading()
-
-    def _handle(self, request: Request) -> None:  # pragma: no cover - each server's own
-        raise NotImplementedError
 
     def write(self, data: bytes) -> None:
         # (idle time counts from the peer's last bytes: a reply is not activity of its own)

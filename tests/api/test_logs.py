@@ -1,4 +1,5 @@
-"""Request ids, the access log and the log line format (api/logs.py)."""
+"""Request ids, body limits, the access log (api/boundary.py) and the log line format
+(api/logs.py)."""
 
 from __future__ import annotations
 

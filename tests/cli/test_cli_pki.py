@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
+from typer.testing import Result
 
 from tests.cli.conftest import Run, opened, written
 
@@ -146,19 +147,19 @@ def test_bad_requests_exit_2_and_write_nothing(run: Run, tmp_path: Path) -> None
     assert written()[2] == before[2]
 
 
+def issue_from_csr(
+    run: Run, tmp_path: Path, key: ec.EllipticCurvePrivateKey, *extra: str
+) -> Result:
+    """`cert issue` for a.jones@casterbridge.gov.uk (a demo mailbox) from a CSR for `key`."""
+    csr, out = str(csr_file(tmp_path, key)), str(tmp_path / "cert.pem")
+    return run("cert", "issue", "a.jones@casterbridge.gov.uk", "--csr", csr, "--out", out, *extra)
+
+
 def test_a_wrong_ca_passphrase_is_bad_configuration(run: Run, home: Path, tmp_path: Path) -> None:
     assert run("demo").exit_code == 0
     (home / "ca-passphrase").write_text("not the passphrase the keys were encrypted with\n")
     key = ec.generate_private_key(ec.SECP256R1())
-    issued = run(
-        "cert",
-        "issue",
-        "a.jones@casterbridge.gov.uk",
-        "--csr",
-        str(csr_file(tmp_path, key)),
-        "--out",
-        str(tmp_path / "cert.pem"),
-    )
+    issued = issue_from_csr(run, tmp_path, key)
     assert issued.exit_code == 2, issued.output  # the operator's configuration: not "try later"
     assert "wrong CA passphrase" in issued.stderr
     assert "PkiError" not in issued.output + issued.stderr
@@ -167,15 +168,7 @@ def test_a_wrong_ca_passphrase_is_bad_configuration(run: Run, home: Path, tmp_pa
 def test_an_unsupported_key_is_bad_input_as_over_http(run: Run, tmp_path: Path) -> None:
     assert run("demo").exit_code == 0
     key = ec.generate_private_key(ec.SECP521R1())
-    issued = run(
-        "cert",
-        "issue",
-        "a.jones@casterbridge.gov.uk",
-        "--csr",
-        str(csr_file(tmp_path, key)),
-        "--out",
-        str(tmp_path / "cert.pem"),
-    )
+    issued = issue_from_csr(run, tmp_path, key)
     assert issued.exit_code == 2, issued.output  # HTTP says 400 for unsupported-key
     assert "secp521r1 is not allowed" in issued.stderr
 
@@ -184,6 +177,5 @@ def test_validity_days_help_and_check_agree(run: Run, tmp_path: Path) -> None:
     shown = run("cert", "issue", "--help")
     assert "at most 824" in " ".join(shown.stdout.split())
     key = ec.generate_private_key(ec.SECP256R1())
-    csr = str(csr_file(tmp_path, key))
-    refused = run("cert", "issue", "a@b.org", "--csr", csr, "--validity-days", "825")
+    refused = issue_from_csr(run, tmp_path, key, "--validity-days", "825")
     assert refused.exit_code == 2 and "less than or equal to 824" in refused.output

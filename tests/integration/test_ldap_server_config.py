@@ -17,7 +17,7 @@ from directory.registration import NewMailbox
 from directory.service import Directory
 from tests.conftest import ADMIN
 from tests.support.servers import free_port, require_tool
-from tests.support.slapd import _wait
+from tests.support.slapd import wait_listening
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +80,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             [slapd, "-h", url, *where, "-d", "0"], stdout=log, stderr=subprocess.STDOUT
         )
         try:
-            _wait(port, process, work)
+            wait_listening(port, process, work)
             yield url
         finally:
             process.terminate()

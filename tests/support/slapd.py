@@ -149,7 +149,7 @@ def slapd_server(
         stdin=subprocess.DEVNULL,
     )
     try:
-        _wait(port, process, workdir)
+        wait_listening(port, process, workdir)
         yield Slapd(url, port, {s: f"cn=admin,{s}" for s in suffixes}, password, workdir)
     finally:
         process.terminate()
@@ -161,7 +161,8 @@ def slapd_server(
         log.close()
 
 
-def _wait(port: int, process: subprocess.Popen[bytes], workdir: Path) -> None:
+def wait_listening(port: int, process: subprocess.Popen[bytes], workdir: Path) -> None:
+    """Until slapd accepts connections on `port` (its log in workdir when it exits first)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -60,22 +60,30 @@ async def raw_connection(port: int) -> tuple[asyncio.StreamReader, asyncio.Strea
     return await asyncio.open_connection(sock=sock)
 
 
+async def flood_without_reading(
+    gw: Gateway, port: int, request: bytes, copies: int
+) -> asyncio.StreamWriter:
+    """One peer sends `copies` requests and never reads a reply: what the worker holds for it
+    stays bounded by one read and the queue bound, not by what it sent."""
+    _reader, writer = await raw_connection(port)
+    writer.write(request[:5])
+    await until(lambda: len(gw.connections.open) == 1)
+    hostile = the_connection(gw)
+    writer.write(request[5:] + request * copies)
+    await until(lambda: hostile.writing_paused and hostile.reading_paused)
+    await asyncio.sleep(0.5)  # and it stays so: nothing more is read
+    bound = READ + gw.rules.limits.max_pending * len(request)
+    assert len(hostile.queued) * len(request) + hostile.reader.pending <= bound
+    assert hostile.transport is not None
+    assert hostile.transport.get_write_buffer_size() < 1024 * 1024
+    return writer
+
+
 def test_pipelining_without_reading_is_bounded_and_others_are_answered(
     demo_directory: Directory,
 ) -> None:
     async def scenario(gw: Gateway) -> None:
-        _reader, writer = await raw_connection(gw.policy_port)
-        writer.write(RCPT[:5])
-        await until(lambda: len(gw.connections.open) == 1)
-        hostile = the_connection(gw)
-        writer.write(RCPT[5:] + RCPT * 50_000)  # ~6 MB of requests; their replies never read
-        await until(lambda: hostile.writing_paused and hostile.reading_paused)
-        await asyncio.sleep(0.5)  # and it stays so: nothing more is read
-        # what it holds is bounded by one read and the queue bound, not by what it sent
-        bound = READ + gw.rules.limits.max_pending * len(RCPT)
-        assert len(hostile.queued) * len(RCPT) + hostile.reader.pending <= bound
-        assert hostile.transport is not None
-        assert hostile.transport.get_write_buffer_size() < 1024 * 1024
+        writer = await flood_without_reading(gw, gw.policy_port, RCPT, 50_000)  # ~6 MB
         # meanwhile a well-behaved client is answered as usual
         polite = await PolicyClient.connect(gw.policy_port)
         assert (await polite.ask("j.smith@wessex.gov.uk")).startswith("PREPEND")
@@ -89,20 +97,9 @@ def test_pipelining_without_reading_is_bounded_and_others_are_answered(
 def test_a_socketmap_peer_that_does_not_read_holds_at_most_one_read(
     demo_directory: Directory,
 ) -> None:
-    request = netstring("tlspolicy wessex.gov.uk")
-
     async def scenario(gw: Gateway) -> None:
-        _reader, writer = await raw_connection(gw.socketmap_port)
-        writer.write(request[:5])
-        await until(lambda: len(gw.connections.open) == 1)
-        conn = the_connection(gw)
-        writer.write(request[5:] + request * 200_000)  # ~5 MB, replies never read
-        await until(lambda: conn.writing_paused and conn.reading_paused)
-        await asyncio.sleep(0.5)  # and it stays so: nothing more is read
-        bound = READ + gw.rules.limits.max_pending * len(request)
-        assert len(conn.queued) * len(request) + conn.reader.pending <= bound
-        assert conn.transport is not None
-        assert conn.transport.get_write_buffer_size() < 1024 * 1024
+        request = netstring("tlspolicy x.uk")
+        writer = await flood_without_reading(gw, gw.socketmap_port, request, 200_000)
         polite = await SocketmapClient.connect(gw.socketmap_port)
         assert await polite.ask("tlspolicy", "wessex.gov.uk") == "OK secure"
         await polite.close()
@@ -171,6 +168,3 @@ def test_connections_over_the_cap_are_closed_at_once_and_logged_once(
     assert [r.getMessage() for r in caplog.records].count(
         "connection cap reached (3 per worker): new connections are closed at once"
     ) == 1
-
-
-Scenario = Callable[[Gateway], Awaitable[None]]
