@@ -84,7 +84,9 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         try:
             directory.initialise()
             federation = Federation(directory)
-            federation.add_peer(OPERATOR, "peer", public_key_pem(key), max_trust="accredited")
+            federation.add_peer(
+                OPERATOR, "peer", public_key_pem(key), max_trust="accredited", permitted=["uk"]
+            )
             started = time.perf_counter()
             report = federation.import_list(OPERATOR, "peer", raw)
             import_s = time.perf_counter() - started

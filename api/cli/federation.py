@@ -155,15 +155,41 @@ def peer_add(
         help="domain-verified, organisation-verified "
         "or accredited: the most granted to its entries",
     ),
+    permit: list[str] = typer.Option(
+        ...,
+        "--permit",
+        help="a domain suffix the peer may speak for (repeat; nhs.uk covers cwh.nhs.uk): "
+        "entries outside are refused at import",
+    ),
 ) -> None:
     """Add a peer directory (nothing is imported until `federation import`)."""
     pem = _read(public_key, "public key", 4096).decode(errors="replace")
     directory = open_directory()
     try:
-        peer = _federation(directory).add_peer(operator(), name, pem, url, max_trust)
+        peer = _federation(directory).add_peer(operator(), name, pem, url, max_trust, permit)
     finally:
         directory.close()
-    console.print(f"peer {peer.name} added: {peer.key_id}, max trust {peer.max_trust.label}")
+    console.print(
+        f"peer {peer.name} added: {peer.key_id}, max trust {peer.max_trust.label}, "
+        f"permitted {', '.join(peer.permitted)}"
+    )
+
+
+@peer_app.command("constrain")
+@translated
+def peer_constrain(
+    name: str = typer.Argument(...),
+    permit: list[str] = typer.Option(
+        ..., "--permit", help="a domain suffix the peer may speak for (repeat)"
+    ),
+) -> None:
+    """Replace the peer's name constraints; entries it listed outside them are removed now."""
+    directory = open_directory()
+    try:
+        peer = _federation(directory).constrain(operator(), name, permit)
+    finally:
+        directory.close()
+    console.print(f"peer {peer.name} permitted {', '.join(peer.permitted)}")
 
 
 @peer_app.command("list")
@@ -179,12 +205,22 @@ def peer_list(as_json: bool = typer.Option(False, "--json")) -> None:
         return
     table(
         "Federation peers",
-        ["name", "status", "max trust", "list issued", "valid until", "domains", "mailboxes"],
+        [
+            "name",
+            "status",
+            "max trust",
+            "permitted",
+            "list issued",
+            "valid until",
+            "domains",
+            "mailboxes",
+        ],
         [
             [
                 p["name"],
                 p["status"],
                 p["max_trust"],
+                ", ".join(p["permitted"]),
                 p["list_issued_at"] or "-",
                 (p["list_valid_until"] or "-") + (" (expired)" if p["list_expired"] else ""),
                 p["domains"],

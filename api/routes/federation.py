@@ -3,7 +3,7 @@ peers this directory imports from (directory-admin). directory.federation author
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field
@@ -26,6 +26,16 @@ class PeerCreate(Body):
     max_trust: str | None = Field(
         default=None, max_length=40, description="default organisation-verified"
     )
+    permitted: list[Annotated[str, Field(max_length=253)]] = Field(
+        min_length=1,
+        max_length=1000,
+        description="name constraints: the domain suffixes the peer may speak for "
+        "(nhs.uk covers cwh.nhs.uk); entries outside them are refused at import",
+    )
+
+
+class PeerConstraints(Body):
+    permitted: list[Annotated[str, Field(max_length=253)]] = Field(min_length=1, max_length=1000)
 
 
 def _federation(request: Request) -> Federation:
@@ -49,8 +59,19 @@ def add_peer(
     body: PeerCreate, request: Request, caller: Principal = Depends(principal)
 ) -> dict[str, Any]:
     federation = _federation(request)
-    peer = federation.add_peer(caller, body.name, body.public_key, body.url, body.max_trust)
+    peer = federation.add_peer(
+        caller, body.name, body.public_key, body.url, body.max_trust, body.permitted
+    )
     return federation.describe(peer)
+
+
+@router.put("/peers/{name}/permitted")
+def constrain_peer(
+    name: str, body: PeerConstraints, request: Request, caller: Principal = Depends(principal)
+) -> dict[str, Any]:
+    """Replace the peer's name constraints; what it listed outside them is removed now."""
+    federation = _federation(request)
+    return federation.describe(federation.constrain(caller, name, body.permitted))
 
 
 @router.post("/peers/{name}/suspend")

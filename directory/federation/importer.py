@@ -8,7 +8,8 @@
 3. Every domain and address normalised (directory.address); one malformed entry refuses the
    whole list.
 4. Domains the local register holds are skipped (the local register is authoritative for its
-   own domains), as are domains another peer lists already; both are reported.
+   own domains), as are domains outside the peer's name constraints (the suffixes it was
+   added to speak for) and domains another peer lists already; all are reported.
 5. One transaction: the peer's entries replaced, the list's facts and a report audited.
 Any failure changes nothing.
 """
@@ -24,7 +25,7 @@ from typing import Any
 
 from directory.address import normalise, normalise_domain
 from directory.errors import DirectoryError, conflict, malformed
-from directory.federation.records import Peer, PeerStatus
+from directory.federation.records import Peer, PeerStatus, permits
 from directory.federation.trustlist import FORMAT, digest, stamp
 from directory.model import DmarcPolicy, RecipientRole, Sector, TrustLevel
 from directory.policy import Policy
@@ -40,6 +41,7 @@ SKEW = timedelta(seconds=300)
 ROLES = frozenset(r.value for r in RecipientRole)
 SECTORS = frozenset(s.value for s in Sector)
 MTA_STS = (None, "testing", "enforce")
+OUTSIDE = "outside-name-constraints"
 
 
 @dataclass
@@ -341,6 +343,8 @@ def _skip(
 ) -> dict[str, str] | None:
     if name in local:
         return {"domain": name, "reason": "local-domain"}
+    if not permits(peer.permitted, name):
+        return {"domain": name, "reason": OUTSIDE}
     owner = owners.get(name)
     if owner is not None and owner != peer.name:
         return {"domain": name, "reason": "listed-by-another-peer", "peer": owner}

@@ -1,17 +1,21 @@
-"""Checks on what an operator types about a peer: its name, URL, public key and trust cap."""
+"""Checks on what an operator types about a peer: its name, URL, public key, trust cap and
+name constraints."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from directory.errors import malformed
+from directory.address import normalise_domain
+from directory.errors import DirectoryError, malformed
 from directory.model import TrustLevel
 from pki.errors import PkiError
 from pki.signing import VerifyKey, load_public_key
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 DEFAULT_MAX_TRUST = TrustLevel.ORGANISATION_VERIFIED
+MAX_PERMITTED = 1000
 GRANTABLE = tuple(level.label for level in TrustLevel if level > TrustLevel.NONE)
 
 
@@ -59,3 +63,29 @@ def check_public_key(pem: str | bytes) -> VerifyKey:
         return load_public_key(pem)
     except PkiError as exc:
         raise malformed(f"public key: {exc.detail}", field="public_key") from None
+
+
+def parse_permitted(suffixes: Iterable[str]) -> tuple[str, ...]:
+    """Name constraints, like X.509's dNSName ones: each suffix covers itself and every name
+    under it (`nhs.uk` covers `nhs.uk` and `cwh.nhs.uk`, not `notnhs.uk`). At least one; a
+    single label (`uk`) is allowed and means the whole of that top-level domain."""
+    out: set[str] = set()
+    for raw in suffixes:
+        if not isinstance(raw, str):
+            raise malformed("a permitted domain suffix must be a string", field="permitted")
+        text = raw.strip().removeprefix(".")
+        try:
+            name = normalise_domain(text if "." in text else f"x.{text}")
+        except DirectoryError:
+            raise malformed(
+                f"permitted suffix {raw[:80]!r} is not a domain name", field="permitted"
+            ) from None
+        out.add(name if "." in text else name.removeprefix("x."))
+    if not out:
+        raise malformed(
+            "name the domain suffixes the peer may speak for (at least one, e.g. nhs.uk)",
+            field="permitted",
+        )
+    if len(out) > MAX_PERMITTED:
+        raise malformed(f"more than {MAX_PERMITTED} permitted suffixes", field="permitted")
+    return tuple(sorted(out))

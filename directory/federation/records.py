@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -24,6 +25,7 @@ class Peer:
     public_key: str  # Ed25519 SubjectPublicKeyInfo PEM
     key_id: str  # sha256:<hex of the SPKI DER>
     max_trust: TrustLevel  # the most this directory grants the peer's entries
+    permitted: tuple[str, ...]  # name constraints: the domain suffixes it may speak for
     status: PeerStatus
     created_at: datetime
     changed_at: datetime
@@ -58,3 +60,9 @@ class FederatedMailbox:
     domain_id: str
     role: str
     mailbox_verified: bool
+
+
+def permits(permitted: Iterable[str], domain: str) -> bool:
+    """Whether a (normalised) domain falls within (normalised) name constraints: a suffix
+    covers itself and every name under it, as an X.509 dNSName constraint does."""
+    return any(domain == suffix or domain.endswith("." + suffix) for suffix in permitted)

@@ -5,6 +5,8 @@ Every entry point authorises (directory.authz) before it reads or writes anythin
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -12,13 +14,15 @@ from directory.authz import Action, Principal, authorize
 from directory.errors import DirectoryError, ErrorKind, malformed, not_found
 from directory.federation import keys, peers, trustlist
 from directory.federation.fetch import fetch_list
-from directory.federation.importer import ImportReport, import_list
+from directory.federation.importer import OUTSIDE, ImportReport, import_list
 from directory.federation.records import Peer, PeerStatus
 from directory.store.federation import FederationStore
 from pki.signing import key_id
 
 if TYPE_CHECKING:
     from directory.service import Directory
+
+log = logging.getLogger(__name__)
 
 
 class Federation:
@@ -63,7 +67,9 @@ class Federation:
         public_key: str,
         url: str | None = None,
         max_trust: str | None = None,
+        permitted: Iterable[str] = (),
     ) -> Peer:
+        """A new peer, with the name constraints (domain suffixes) it may speak for."""
         authorize(p, Action.MANAGE_FEDERATION)
         key = peers.check_public_key(public_key)
         values = {
@@ -72,12 +78,21 @@ class Federation:
             "public_key": public_key if isinstance(public_key, str) else public_key.decode(),
             "key_id": key_id(key),
             "max_trust": peers.parse_max_trust(max_trust).label,
+            "permitted_domains": list(peers.parse_permitted(permitted)),
         }
         if self.store.peer(name) is None and any(
             existing.key_id == values["key_id"] for existing in self.store.peers()
         ):
             raise malformed("another peer already has this public key", field="public_key")
         return self.store.add_peer(p.name, self.clock(), values)
+
+    def constrain(self, p: Principal, name: str, permitted: Iterable[str]) -> Peer:
+        """Replace the peer's name constraints. Entries its last list held outside the new ones
+        stop counting at once (they are removed); the next import is checked against them."""
+        authorize(p, Action.MANAGE_FEDERATION)
+        return self.store.set_permitted(
+            p.name, self.clock(), name, peers.parse_permitted(permitted)
+        )
 
     def suspend(self, p: Principal, name: str) -> Peer:
         authorize(p, Action.MANAGE_FEDERATION)
@@ -95,9 +110,18 @@ class Federation:
     def import_list(self, p: Principal, name: str, raw: bytes | str) -> ImportReport:
         peer = self.peer(p, name)
         max_valid = timedelta(seconds=self.settings.federation_max_list_accept_seconds)
-        return import_list(
+        report = import_list(
             self.store, self.directory.policy, peer, raw, p.name, self.clock(), max_valid
         )
+        outside = [s["domain"] for s in report.skipped if s["reason"] == OUTSIDE]
+        if outside:
+            log.warning(
+                "federation peer %s listed %d domain(s) outside its name constraints, refused: %s",
+                peer.name,
+                len(outside),
+                ", ".join(outside[:10]) + (" ..." if len(outside) > 10 else ""),
+            )
+        return report
 
     def fetch_and_import(self, p: Principal, name: str, api_key: str | None) -> ImportReport:
         peer = self.peer(p, name)
@@ -117,6 +141,7 @@ class Federation:
             "url": peer.url,
             "key_id": peer.key_id,
             "max_trust": peer.max_trust.label,
+            "permitted": list(peer.permitted),
             "status": peer.status.value,
             "created_at": trustlist.stamp(peer.created_at),
             "changed_at": trustlist.stamp(peer.changed_at),

@@ -20,6 +20,7 @@ from directory.federation.records import (
     FederatedMailbox,
     Peer,
     PeerStatus,
+    permits,
 )
 from directory.model import RecordStatus, TrustLevel
 from directory.store import tables as t
@@ -39,6 +40,7 @@ def _peer(row: Any) -> Peer:
         public_key=row["public_key"],
         key_id=row["key_id"],
         max_trust=TrustLevel.from_label(row["max_trust"]),
+        permitted=tuple(row["permitted_domains"]),
         status=PeerStatus(row["status"]),
         created_at=row["created_at"],
         changed_at=row["changed_at"],
@@ -200,6 +202,26 @@ class FederationStore:
             )
         return self._existing(name)
 
+    def set_permitted(
+        self, actor: str, now: datetime, name: str, permitted: tuple[str, ...]
+    ) -> Peer:
+        """New name constraints for the peer; what it listed outside them is removed at once."""
+        peer = self._existing(name)
+        d, m = t.federated_domains, t.federated_mailboxes
+        with self.store.write(actor, now) as w:
+            held = w.conn.execute(select(d.c.id, d.c.domain).where(d.c.peer_id == peer.id))
+            outside = [row[0] for row in held if not permits(permitted, row[1])]
+            for chunk in _chunks(outside):
+                w.conn.execute(delete(m).where(m.c.domain_id.in_(chunk)))
+                w.conn.execute(delete(d).where(d.c.id.in_(chunk)))
+            w.update(
+                t.federation_peers,
+                peer.id,
+                {"permitted_domains": list(permitted), "changed_at": now},
+                "federation.peer-constrain",
+            )
+        return self._existing(name)
+
     def remove_peer(self, actor: str, now: datetime, name: str) -> None:
         """Remove the peer and everything imported from it, in one audited transaction."""
         peer = self._existing(name)
@@ -222,14 +244,18 @@ class FederationStore:
         `domains` rows carry an "id"; `mailboxes` rows a "domain_id" among them."""
         with self.store.write(actor, now) as w:
             current = w.conn.execute(
-                select(t.federation_peers.c.list_issued_at, t.federation_peers.c.status).where(
-                    t.federation_peers.c.id == peer.id
-                )
+                select(
+                    t.federation_peers.c.list_issued_at,
+                    t.federation_peers.c.status,
+                    t.federation_peers.c.permitted_domains,
+                ).where(t.federation_peers.c.id == peer.id)
             ).one_or_none()
             if current is None:
                 raise not_found(f"no federation peer {peer.name!r}")
             if current[1] != PeerStatus.ACTIVE:
                 raise conflict(f"peer {peer.name!r} is suspended: resume it before importing")
+            if tuple(current[2]) != peer.permitted:
+                raise conflict(f"peer {peer.name!r}'s name constraints changed: import again")
             last = current[0]
             if last is not None and list_facts["list_issued_at"] <= last:
                 raise conflict(

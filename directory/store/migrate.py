@@ -35,7 +35,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 # The newest migration's revision: what `check_schema` expects, without parsing the migration
 # scripts at every start (tests/directory/store/test_migrations.py checks it is alembic's head).
-HEAD = "0005_federated_subaddress"
+HEAD = "0006_peer_name_constraints"
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -229,6 +229,9 @@ federation_peers = Table(
     Column("public_key", Text, nullable=False),
     Column("key_id", String(80), nullable=False),
     Column("max_trust", String(40), nullable=False),
+    # name constraints: the domain suffixes the peer may speak for (a suffix covers itself and
+    # every name under it); an entry outside them is refused at import. None by default.
+    Column("permitted_domains", JSON, nullable=False, server_default=text("'[]'")),
     Column("status", String(20), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("changed_at", UTCDateTime, nullable=False),

@@ -48,7 +48,12 @@ def test_peers_and_import_over_http(
     client: TestClient, directory: Directory, admin_key: str, federation_key: str
 ) -> None:
     issuer = generate_signing_key()
-    body = {"name": "wessex", "public_key": public_key_pem(issuer), "max_trust": "accredited"}
+    body = {
+        "name": "wessex",
+        "public_key": public_key_pem(issuer),
+        "max_trust": "accredited",
+        "permitted": ["gov.uk", "nhs.uk", "police.uk", "org.uk", "co.uk"],
+    }
     denied = client.post("/v1/federation/peers", json=body, headers=bearer(federation_key))
     assert denied.status_code == 403
     made = client.post("/v1/federation/peers", json=body, headers=bearer(admin_key))
@@ -88,11 +93,15 @@ def test_peers_and_import_over_http(
 @pytest.mark.parametrize(
     "body",
     [
-        {"name": "Bad Name", "public_key": "PEM"},
-        {"name": "ok", "public_key": "not a key"},
-        {"name": "ok", "public_key": "KEY", "max_trust": "none"},
-        {"name": "ok", "public_key": "KEY", "url": "ftp://x.example/list"},
-        {"name": "ok", "public_key": "KEY", "extra": 1},
+        {"name": "Bad Name", "public_key": "KEY", "permitted": ["uk"]},
+        {"name": "ok", "public_key": "not a key", "permitted": ["uk"]},
+        {"name": "ok", "public_key": "KEY", "max_trust": "none", "permitted": ["uk"]},
+        {"name": "ok", "public_key": "KEY", "url": "ftp://x.example/list", "permitted": ["uk"]},
+        {"name": "ok", "public_key": "KEY", "extra": 1, "permitted": ["uk"]},
+        {"name": "ok", "public_key": "KEY"},  # no name constraints
+        {"name": "ok", "public_key": "KEY", "permitted": []},
+        {"name": "ok", "public_key": "KEY", "permitted": ["not a domain"]},
+        {"name": "ok", "public_key": "KEY", "permitted": ["uk", 7]},
     ],
 )
 def test_bad_peers_are_4xx_and_change_nothing(
@@ -114,9 +123,30 @@ def test_bad_lists_are_400(
     client: TestClient, directory: Directory, admin_key: str, raw: str
 ) -> None:
     key = public_key_pem(generate_signing_key())
-    client.post("/v1/federation/peers", json={"name": "p", "public_key": key},
+    client.post("/v1/federation/peers", json={"name": "p", "public_key": key, "permitted": ["uk"]},
                 headers=bearer(admin_key))  # fmt: skip
     before = directory.store.state()
     reply = client.post("/v1/federation/peers/p/import", content=raw, headers=bearer(admin_key))
     assert reply.status_code == 400 and reply.headers["content-type"] == PROBLEM
+    assert directory.store.state() == before
+
+
+def test_name_constraints_over_http(
+    client: TestClient, directory: Directory, admin_key: str, federation_key: str
+) -> None:
+    key = public_key_pem(generate_signing_key())
+    body = {"name": "nhs", "public_key": key, "permitted": ["NHS.uk", "nhs.uk"]}
+    made = client.post("/v1/federation/peers", json=body, headers=bearer(admin_key))
+    assert made.status_code == 201 and made.json()["permitted"] == ["nhs.uk"]
+    url = "/v1/federation/peers/nhs/permitted"
+    new = {"permitted": ["nhs.uk", "nhs.net"]}
+    assert client.put(url, json=new, headers=bearer(federation_key)).status_code == 403
+    changed = client.put(url, json=new, headers=bearer(admin_key))
+    assert changed.status_code == 200 and changed.json()["permitted"] == ["nhs.net", "nhs.uk"]
+    before = directory.store.state()
+    for bad in ({"permitted": []}, {"permitted": ["no such thing"]}, {}, {"permitted": "nhs.uk"}):
+        reply = client.put(url, json=bad, headers=bearer(admin_key))
+        assert reply.status_code in (400, 422) and reply.headers["content-type"] == PROBLEM
+    missing = client.put("/v1/federation/peers/x/permitted", json=new, headers=bearer(admin_key))
+    assert missing.status_code == 404
     assert directory.store.state() == before

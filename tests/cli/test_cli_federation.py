@@ -36,7 +36,9 @@ def test_export_then_import_into_another_home(
     (tmp_path / "a.pem").write_text(pem + "-----END PUBLIC KEY-----\n")
     monkeypatch.setenv("CLEARANCE_HOME", str(tmp_path / "b"))
     assert run("init").exit_code == 0
-    added = run("federation", "peer", "add", "wessex", "--public-key", str(tmp_path / "a.pem"))
+    added = run("federation", "peer", "add", "wessex", "--public-key", str(tmp_path / "a.pem"),
+                "--permit", "gov.uk", "--permit", "nhs.uk", "--permit", "police.uk",
+                "--permit", "org.uk", "--permit", "co.uk")  # fmt: skip
     assert added.exit_code == 0, added.output
     imported = run("federation", "import", "wessex", str(out), "--json")
     assert imported.exit_code == 0, imported.output
@@ -45,8 +47,14 @@ def test_export_then_import_into_another_home(
     assert json.loads(answer.stdout)["matched"] == "federated"
     listed = json.loads(run("federation", "peer", "list", "--json").stdout)
     assert listed[0]["domains"] == 7
-    assert run("federation", "peer", "suspend", "wessex").exit_code == 0
+    assert listed[0]["permitted"] == ["co.uk", "gov.uk", "nhs.uk", "org.uk", "police.uk"]
+    narrowed = run("federation", "peer", "constrain", "wessex", "--permit", "nhs.uk")
+    assert narrowed.exit_code == 0 and "permitted nhs.uk" in narrowed.output
+    assert json.loads(run("federation", "peer", "list", "--json").stdout)[0]["domains"] == 1
     assert json.loads(run("lookup", "j.smith@wessex.gov.uk", "--json").stdout)["known"] is False
+    assert run("federation", "peer", "constrain", "wessex", "--permit", "a b").exit_code == 2
+    assert run("federation", "peer", "suspend", "wessex").exit_code == 0
+    assert json.loads(run("lookup", "safeguarding@cwh.nhs.uk", "--json").stdout)["known"] is False
     assert run("federation", "peer", "remove", "wessex").exit_code == 0
     with opened() as d:
         assert d.store.verify_audit()[1] == []
@@ -62,10 +70,32 @@ def test_bad_input_exits_2_and_changes_nothing(run: Run, home: Path, tmp_path: P
     garbage.write_text("{not json")
     before = written()
     for args in [
-        ("federation", "peer", "add", "x", "--public-key", str(bad)),
-        ("federation", "peer", "add", "Bad Name", "--public-key", str(good)),
-        ("federation", "peer", "add", "x", "--public-key", str(good), "--max-trust", "total"),
-        ("federation", "peer", "add", "x", "--public-key", str(tmp_path / "missing.pem")),
+        ("federation", "peer", "add", "x", "--public-key", str(bad), "--permit", "uk"),
+        ("federation", "peer", "add", "x", "--public-key", str(good)),  # no name constraints
+        ("federation", "peer", "add", "x", "--public-key", str(good), "--permit", "not a name"),
+        ("federation", "peer", "add", "Bad Name", "--public-key", str(good), "--permit", "uk"),
+        (
+            "federation",
+            "peer",
+            "add",
+            "x",
+            "--public-key",
+            str(good),
+            "--max-trust",
+            "total",
+            "--permit",
+            "uk",
+        ),
+        (
+            "federation",
+            "peer",
+            "add",
+            "x",
+            "--public-key",
+            str(tmp_path / "missing.pem"),
+            "--permit",
+            "uk",
+        ),
         ("federation", "peer", "suspend", "nobody"),
         ("federation", "import", "nobody", str(garbage)),
         ("federation", "import", "x"),  # neither a file nor --fetch
@@ -73,7 +103,10 @@ def test_bad_input_exits_2_and_changes_nothing(run: Run, home: Path, tmp_path: P
         result = run(*args)
         assert result.exit_code == 2, (args, result.output)
     assert written() == before
-    assert run("federation", "peer", "add", "x", "--public-key", str(good)).exit_code == 0
+    assert (
+        run("federation", "peer", "add", "x", "--public-key", str(good), "--permit", "uk").exit_code
+        == 0
+    )
     before = written()
     assert run("federation", "import", "x", str(garbage)).exit_code == 2
     assert run("federation", "import", "x", "--fetch").exit_code == 2  # no URL

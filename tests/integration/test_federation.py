@@ -76,7 +76,7 @@ def test_b_answers_for_a_through_federation(directory_a: Served, tmp_path: Path)
     (tmp_path / "a.key").write_text(made["key"] + "\n")
     list_url = f"{a.url}/v1/federation/trust-list"
     ok(b_env, "federation", "peer", "add", "wessex", "--public-key", str(tmp_path / "a.pem"),
-       "--url", list_url, "--max-trust", "organisation-verified")  # fmt: skip
+       "--url", list_url, "--max-trust", "organisation-verified", "--permit", "uk")  # fmt: skip
     b_lookup_key = json.loads(ok(b_env, "apikey", "create", "--scope", "lookup", "--json"))["key"]
 
     with serving(b_env, tmp_path / "b.log") as b_url, httpx.Client(timeout=10) as http:

@@ -58,7 +58,7 @@ def pair(tmp_path: Path, clock: FrozenClock) -> Iterator[Pair]:
     demo.seed(a)
     b = make_directory(tmp_path / "b", clock)
     key = generate_signing_key()
-    Federation(b).add_peer(ADMIN, "wessex", public_key_pem(key))
+    Federation(b).add_peer(ADMIN, "wessex", public_key_pem(key), permitted=["uk"])
     yield Pair(a, b, key, clock)
     a.close()
     b.close()

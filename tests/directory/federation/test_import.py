@@ -204,7 +204,7 @@ def test_local_domains_are_skipped_and_stay_local(pair: Pair) -> None:
 
 def test_a_domain_another_peer_lists_is_skipped(pair: Pair) -> None:
     other = generate_signing_key()
-    pair.federation.add_peer(ADMIN, "nhs", public_key_pem(other))
+    pair.federation.add_peer(ADMIN, "nhs", public_key_pem(other), permitted=["nhs.uk"])
     payload = pair.payload()
     payload["entries"] = [e for e in payload["entries"] if e["domain"] == "cwh.nhs.uk"]
     pair.import_(json.dumps(envelope(payload, other)).encode(), "nhs")

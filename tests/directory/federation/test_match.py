@@ -47,7 +47,8 @@ def test_a_federated_mailbox_answers_under_the_local_policy(pair: Pair) -> None:
 
 def test_the_peer_cap_decides(pair: Pair) -> None:
     pair.federation.remove(ADMIN, "wessex")
-    pair.federation.add_peer(ADMIN, "wessex", public_key_pem(pair.key), max_trust="accredited")
+    pair.federation.add_peer(ADMIN, "wessex", public_key_pem(pair.key), max_trust="accredited",
+                               permitted=["uk"])  # fmt: skip
     pair.import_(pair.signed())
     answer = pair.look("j.smith@wessex.gov.uk", "OFFICIAL-SENSITIVE")
     assert answer["trust_level"] == "accredited"
@@ -110,7 +111,8 @@ def test_list_expiry_caps_valid_until_then_answers_unknown(pair: Pair) -> None:
 
 def test_the_peer_posture_ages_by_the_local_policy(pair: Pair) -> None:
     pair.federation.remove(ADMIN, "wessex")
-    pair.federation.add_peer(ADMIN, "wessex", public_key_pem(pair.key), max_trust="accredited")
+    pair.federation.add_peer(ADMIN, "wessex", public_key_pem(pair.key), max_trust="accredited",
+                               permitted=["uk"])  # fmt: skip
     pair.later(7 * 86400)  # A's posture was checked at the start; B allows 8 days
     pair.a.lookup.snapshots.invalidate()
     pair.import_(pair.signed(pair.payload(valid_seconds=3 * 86400)))

@@ -25,6 +25,7 @@ def peer_values(name: str) -> dict[str, object]:
         "public_key": KEY,
         "key_id": f"sha256:{name}",
         "max_trust": "organisation-verified",
+        "permitted_domains": ["uk"],
     }
 
 

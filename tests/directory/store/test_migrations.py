@@ -95,3 +95,35 @@ def test_upgrading_from_0003_gives_the_store_an_instance_id(empty_directory: Dir
     empty_directory.initialise()  # idempotent: the id stays
     with engine.connect() as conn:
         assert conn.execute(select(t.directory_state.c.instance)).scalar_one() == first
+
+
+def test_upgrading_from_0005_constrains_each_peer_to_what_it_listed(
+    empty_directory: Directory,
+) -> None:
+    """0006 adds federation_peers.permitted_domains: a peer made before it keeps the domains
+    its last list held (and nothing else); a peer that imported nothing is permitted nothing."""
+    engine = empty_directory.store.engine
+    migrate.upgrade(engine, "0005_federated_subaddress")
+    peer = (
+        "INSERT INTO federation_peers (id, name, public_key, key_id, max_trust, status, "
+        "created_at, changed_at, change_seq) VALUES "
+        "(:id, :name, 'PEM', :id, 'accredited', 'active', :at, :at, 1)"
+    )
+    domain = (
+        "INSERT INTO federated_domains (id, peer_id, domain, organisation_id, "
+        "organisation_name, sector, trust_level, domain_wide, exclusions, change_seq) VALUES "
+        "(:id, :peer, :domain, 'o', 'Org', 'health', 'accredited', 1, '[]', 1)"
+    )
+    at = "2026-12-01 00:00:00.000000"
+    with engine.begin() as conn:
+        conn.execute(text(peer), {"id": "p1", "name": "wessex", "at": at})
+        conn.execute(text(peer), {"id": "p2", "name": "idle", "at": at})
+        for n, name in enumerate(["wessex.gov.uk", "cwh.nhs.uk"]):
+            conn.execute(text(domain), {"id": f"d{n}", "peer": "p1", "domain": name})
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(t.federation_peers.c.name, t.federation_peers.c.permitted_domains)
+        ).all()
+    assert dict(rows) == {"wessex": ["cwh.nhs.uk", "wessex.gov.uk"], "idle": []}
+    assert schema_differences(empty_directory) == []
