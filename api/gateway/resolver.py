@@ -38,6 +38,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from api.gateway.bounded import BoundedMap
 from api.gateway.rules import GatewayRules
 from directory.address import normalise_domain
 from directory.errors import DirectoryError, ErrorKind
@@ -51,6 +52,23 @@ log = logging.getLogger(__name__)
 Result = dict[str, Any] | DirectoryError
 Callback = Callable[[Result], None]
 MAX_TLS_CACHE = 100_000
+# Bytes charged per cache entry besides its key: what one entry holds of its own (the map's
+# slot, the key's str header, the answer's top-level dict; the rest of an answer is shared with
+# its shape's other answers). An answer with certificates is built afresh, so each certificate
+# is charged its PEM and the rest of that answer's own parts. tests/api/gateway/test_cache.py
+# measures them with tracemalloc (demo: 0.8 KB held for 1.05 KB charged without certificates,
+# 3.2 KB for 3.3 KB with one).
+ANSWER_COST = 1024
+CERTIFICATE_COST = 512
+TLS_COST = 160
+
+
+def answer_cost(address: str, answer: dict[str, Any]) -> int:
+    """The bytes one answer cache entry is charged."""
+    cost = ANSWER_COST + len(address)
+    for certificate in answer["certificates"]:
+        cost += CERTIFICATE_COST + len(certificate["pem"])
+    return cost
 
 
 def unavailable(why: str) -> DirectoryError:
@@ -97,12 +115,16 @@ class Resolver:
         self._snapshot: Snapshot | None = None
         self._snapshot_at = -math.inf  # never read
         self._tls_for: Snapshot | None = None
-        self._tls_cache: dict[str, str | None] = {}
+        self._tls_cache: BoundedMap[str, str | None] = BoundedMap(
+            MAX_TLS_CACHE, rules.tls_cache_bytes
+        )
         self._reading: asyncio.Future[tuple[int, Snapshot]] | None = None
         # the answer cache: address as asked -> (answer, expires at self.ticks() time)
         self.cache_entries = rules.answer_cache_entries
         self.cache_seconds = rules.answer_cache_seconds
-        self._answers: dict[str, tuple[dict[str, Any], float]] = {}
+        self._answers: BoundedMap[str, tuple[dict[str, Any], float]] = BoundedMap(
+            self.cache_entries, rules.answer_cache_bytes
+        )
         self._generation = 0
         self._seq: int | None = None
         self.hits = 0
@@ -144,7 +166,7 @@ class Resolver:
             return
         now = self.ticks()
         if self._seq is not None:  # the cache is in use (the change sequence is current)
-            cached = self._answers.get(address)
+            cached = self._answers.entries.get(address)
             if cached is not None and cached[1] > now:
                 self.hits += 1
                 callback(cached[0])
@@ -220,12 +242,11 @@ class Resolver:
         if keep:
             answers, generation = self._answers, self._generation
             expires = self.ticks() + self.cache_seconds
-            if len(answers) + len(jobs) > self.cache_entries:
-                answers.clear()  # full: start again (cheaper than tracking use)
         for job, result in zip(jobs, results, strict=True):
             if not isinstance(result, DirectoryError):
                 if keep and job.generation == generation:
-                    answers[job.address] = (result, expires)
+                    cost = answer_cost(job.address, result)
+                    answers.put(job.address, (result, expires), cost)
             elif keep and result.kind is ErrorKind.UNAVAILABLE:
                 self._forget_answers(None)  # the store fails: no answers from memory either
                 keep = False
@@ -255,17 +276,16 @@ class Resolver:
             raise unavailable("the register view is out of date")
         if not key or key[0] in "[." or len(key) > 253:
             # [host]:port next hops, .parent lookups, and keys no domain name can be: answered
-            # without entering the cache (which therefore holds at most 100,000 x 253 bytes)
+            # without entering the cache
             return None
-        if snapshot is not self._tls_for or len(self._tls_cache) > MAX_TLS_CACHE:
-            self._tls_cache = {}
+        if snapshot is not self._tls_for:
+            self._tls_cache.clear()
             self._tls_for = snapshot
-        try:
-            return self._tls_cache[key]
-        except KeyError:
-            pass
+        known = self._tls_cache.entries
+        if key in known:
+            return known[key]
         value = self._tls_value(snapshot, key)
-        self._tls_cache[key] = value
+        self._tls_cache.put(key, value, TLS_COST + len(key))  # value: a shared rules string
         return value
 
     def _tls_value(self, snapshot: Snapshot, key: str) -> str | None:
@@ -315,7 +335,7 @@ class Resolver:
     def _forget_answers(self, seq: int | None) -> None:
         """Empty the answer cache; answers read before now are not cached when they arrive.
         `seq` None: the change sequence is not known, so the cache is not used until it is."""
-        self._answers = {}
+        self._answers.clear()
         self._generation += 1
         self._seq = seq
 

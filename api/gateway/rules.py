@@ -21,6 +21,7 @@ class Mode(StrEnum):
 
 
 MODES = tuple(m.value for m in Mode)
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,8 @@ class GatewayRules:
     max_stale: float
     answer_cache_entries: int = 0
     answer_cache_seconds: float = 30.0
+    answer_cache_bytes: int = 256 * MIB
+    tls_cache_bytes: int = 16 * MIB
     rules: tuple[SenderRule, ...] = ()
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
 
@@ -90,6 +93,8 @@ def load_gateway_rules(path: Path, scheme: Scheme, **overrides: Any) -> GatewayR
     max_stale = _seconds(top, "max_stale_seconds", 10.0, 0.5, 3600.0)
     cache_entries = top.integer("answer_cache_entries", 0, maximum=10_000_000)
     cache_seconds = _seconds(top, "answer_cache_seconds", 30.0, 0.1, 3600.0)
+    cache_mib = top.integer("answer_cache_mib", 256, minimum=1, maximum=1_000_000)
+    tls_mib = top.integer("tls_cache_mib", 16, minimum=1, maximum=1_000_000)
     limits = ConnectionLimits(
         max_pending=top.integer("max_pending_requests", 64, minimum=1, maximum=10_000),
         request_timeout=_seconds(top, "request_timeout_seconds", 10.0, 0.5, 600.0),
@@ -120,6 +125,8 @@ def load_gateway_rules(path: Path, scheme: Scheme, **overrides: Any) -> GatewayR
         max_stale=max_stale,
         answer_cache_entries=cache_entries,
         answer_cache_seconds=cache_seconds,
+        answer_cache_bytes=cache_mib * MIB,
+        tls_cache_bytes=tls_mib * MIB,
         rules=tuple(rules),
         limits=limits,
     )

@@ -1,14 +1,21 @@
-"""The per-process answer cache (opt-in): used, emptied by a store change, off on a store error."""
+"""The per-process answer cache (opt-in): used, emptied by a store change, off on a store
+error; the gateway's caches bounded in bytes by charges that cover what an entry holds."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
-from collections.abc import Callable
+import tracemalloc
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
+from api.gateway.bounded import BoundedMap
+from api.gateway.resolver import TLS_COST, answer_cost
 from api.gateway.server import Gateway
+from directory import demo
 from directory.service import Directory
 from tests.api.gateway.client import PolicyClient
 from tests.api.gateway.test_servers import serve
@@ -97,3 +104,77 @@ def test_the_cache_is_off_by_default(demo_directory: Directory) -> None:
         assert gw.resolver.hits == 0
 
     serve(demo_directory, scenario)
+
+
+def test_a_bounded_map_keeps_to_its_entries_and_bytes() -> None:
+    cache: BoundedMap[str, int] = BoundedMap(3, 100)
+    for n in range(3):
+        cache.put(f"k{n}", n, 30)
+    assert (len(cache), cache.bytes) == (3, 90)
+    cache.put("k3", 3, 30)  # a fourth entry: emptied first
+    assert (list(cache), cache.bytes) == (["k3"], 30)
+    cache.put("k4", 4, 60)
+    cache.put("k5", 5, 20)  # 110 bytes: emptied first
+    assert (list(cache), cache.bytes) == (["k5"], 20)
+    cache.put("huge", 6, 101)  # could never fit: not kept, nothing dropped
+    assert (list(cache), cache.bytes) == (["k5"], 20)
+    assert cache.get("k5") == 5 and cache.get("k4") is None
+    off: BoundedMap[str, int] = BoundedMap(0, 100)
+    off.put("k", 1, 1)
+    assert len(off) == 0
+
+
+def held_per_entry(entries: Callable[[], Iterator[tuple[str, Any, int]]]) -> tuple[float, float]:
+    """(bytes tracemalloc sees a BoundedMap keep alive, bytes charged), per entry. `entries`
+    yields (key, value, cost); it is run once first so that whatever it memoises elsewhere (the
+    lookup's own tables) is not counted."""
+    for _ in entries():
+        pass
+    cache: BoundedMap[str, Any] = BoundedMap(10**9, 10**12)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        count = 0
+        for key, value, cost in entries():
+            cache.put(key, value, cost)
+            count += 1
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    return held / count, cache.bytes / count
+
+
+def test_the_byte_charges_cover_what_a_cache_entry_holds(demo_directory: Directory) -> None:
+    """The estimates the byte bounds rest on, against memory measured: an answer (its own
+    top-level dict and certificates list; the rest is shared), with and without certificates,
+    and a TLS-policy entry with a key as long as a domain name can be."""
+    lookup = demo_directory.lookup
+    demo.demo_certificate(demo_directory)
+    ticks = demo_directory.ticks
+
+    def answers(template: str) -> Callable[[], Iterator[tuple[str, Any, int]]]:
+        def run() -> Iterator[tuple[str, Any, int]]:
+            for n in range(2000):
+                address = template.format(n=n)
+                answer = lookup.lookup(address)
+                key = f"{n}/{address}"  # as Postfix sent it: a string of its own, one per entry
+                yield key, (answer, ticks() + 30.0), answer_cost(key, answer)
+
+        return run
+
+    plain = answers("someone.{n}@wessex.gov.uk")
+    with_certificate = answers("j.smith@wessex.gov.uk")
+    assert lookup.lookup("j.smith@wessex.gov.uk")["certificates"]
+    for case in (plain, with_certificate):
+        held, charged = held_per_entry(case)
+        assert held <= charged <= 3 * held, (held, charged)
+
+    def tls() -> Iterator[tuple[str, Any, int]]:
+        for n in range(2000):
+            key = f"{n:05}" + "a" * 57 + ("." + "b" * 63) * 3  # 253 characters
+            yield key, None, TLS_COST + len(key)
+
+    held, charged = held_per_entry(tls)
+    assert held <= charged <= 3 * held, (held, charged)

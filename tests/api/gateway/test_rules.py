@@ -31,6 +31,7 @@ def test_the_shipped_file_loads(scheme: Scheme) -> None:
     rules = load_gateway_rules(REPO_CONFIG / "gateway.toml", scheme)
     assert rules.mode is Mode.TAG and rules.minimum.name == "OFFICIAL-SENSITIVE"
     assert rules.lookup_timeout == 2.0
+    assert (rules.answer_cache_bytes, rules.tls_cache_bytes) == (256 << 20, 16 << 20)
 
 
 def test_sender_domain_rules_first_match_wins(tmp_path: Path, scheme: Scheme) -> None:
@@ -59,6 +60,8 @@ def test_sender_domain_rules_first_match_wins(tmp_path: Path, scheme: Scheme) ->
         ('header = "X Bad: header"\n', "header"),
         ('tls_secure = "secure\\nmatch=x"\n', "tls_secure"),
         ("surprise = 1\n", "surprise"),
+        ("answer_cache_mib = 0\n", "answer_cache_mib"),
+        ("tls_cache_mib = -1\n", "tls_cache_mib"),
         ("[[rules]]\nsender_domains = []\n", "rules[0].sender_domains"),
     ],
 )

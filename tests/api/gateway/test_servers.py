@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from api.gateway.resolver import TLS_COST
 from api.gateway.server import Gateway, gateway_rules
 from directory.service import Directory
 from tests.api.gateway.client import PolicyClient, SocketmapClient
@@ -298,5 +299,6 @@ def test_tlspolicy_keys_that_cannot_be_domains_stay_out_of_the_cache(
         assert await client.ask("tlspolicy", "wessex.gov.uk") == "OK secure"
         await client.close()
         assert set(gw.resolver._tls_cache) == {"wessex.gov.uk"}
+        assert gw.resolver._tls_cache.bytes == TLS_COST + len("wessex.gov.uk")
 
     serve(demo_directory, scenario)
