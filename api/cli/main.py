@@ -137,9 +137,11 @@ def serve(
         proxy_headers=False,
         # each worker: at most 1,000 connections and requests at once (503 beyond), idle
         # keep-alive connections closed after 15 s; bodies are limited per route as they are
-        # read (api/app.py body_limits: 413). docs/operations.md says what a proxy should add.
+        # read (api/app.py body_limits: 413); request heads limited in size, header count and
+        # time, stalled bodies closed (api/http_guard.py). docs/operations.md: what each covers.
         limit_concurrency=1000,
         timeout_keep_alive=15,
+        http="api.http_guard:GuardedHttpToolsProtocol",
     )
 
 

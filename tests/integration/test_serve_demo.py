@@ -3,6 +3,7 @@ queried over HTTP with the demo's lookup key, then stopped cleanly."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,3 +50,12 @@ def test_the_demo_is_served_over_http(served: tuple[str, str]) -> None:
         anonymous = client.get("/v1/lookup", params={"address": "j.smith@wessex.gov.uk"})
         assert anonymous.status_code == 401
         assert anonymous.headers["content-type"] == "application/problem+json"
+    # clearance serve's own limits (api/http_guard.py): a header that never ends is refused
+    # once the head passes 32 KiB, before anything reaches the application
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET /v1/lookup HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 40_000)
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    assert raw.startswith(b"HTTP/1.1 431 ") and b"application/problem+json" in raw
