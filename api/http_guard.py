@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httptools
@@ -50,6 +51,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_count = 0
         self._refused = False
         self._linger = LINGER_BYTES
+        # one deadline at a time (head, body or linger); the timer may fire early and look again
+        self._deadline: float | None = None
+        self._on_deadline: Callable[[], object] = self._head_too_slow
         self._timer: asyncio.TimerHandle | None = None
 
     # --- the connection -------------------------------------------------------------------
@@ -59,6 +63,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -71,7 +78,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if self._head_bytes == 0:  # a new head's first bytes: it has HEAD_TIMEOUT
                 self._arm(self.head_timeout, self._head_too_slow)
             self._head_bytes += len(data)
-        elif self._timer is not None:  # a body: a byte came, the stall clock starts again
+        elif self._deadline is not None:  # a body: a byte came, the stall clock starts again
             self._arm(self.body_timeout, self._body_stalled)
         # uvicorn's data_received, except that a refusal from a callback is not also a 400
         self._unset_keepalive_if_required()
@@ -114,24 +121,37 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     # --- timers ---------------------------------------------------------------------------
-    def _arm(self, delay: float, callback: Any) -> None:
+    def _arm(self, delay: float, callback: Callable[[], object]) -> None:
+        """The deadline is now + delay. Cheap on the path of every request: a timer is made
+        only when none is pending or the pending one would fire after the new deadline."""
+        deadline = self.loop.time() + delay
+        self._deadline = deadline
+        self._on_deadline = callback
         if self._timer is not None:
+            if self._timer.when() <= deadline:
+                return  # it fires first and looks again
             self._timer.cancel()
-        self._timer = self.loop.call_later(delay, callback)
+        self._timer = self.loop.call_at(deadline, self._check)
 
     def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._deadline = None  # a pending timer finds nothing to do
+
+    def _check(self) -> None:
+        self._timer = None
+        if self._deadline is None:
+            return
+        if self._deadline > self.loop.time():
+            self._timer = self.loop.call_at(self._deadline, self._check)
+            return
+        self._deadline = None
+        self._on_deadline()
 
     def _head_too_slow(self) -> None:
-        self._timer = None
         waiting = self._in_head and not self.transport.is_closing()
         if waiting and (self._head_bytes or self.cycle is None):
             self._refuse(408, "request-timeout", "The request head did not arrive in time.")
 
     def _body_stalled(self) -> None:
-        self._timer = None
         if self._in_head or self.transport.is_closing():
             return
         if self.flow is not None and self.flow.read_paused:  # waiting for the application
