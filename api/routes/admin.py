@@ -14,6 +14,7 @@ from directory.authz import Action, Principal, authorize
 from directory.service import Directory
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
+MAX_INT64 = 2**63 - 1  # the largest integer both stores keep: a larger offset is a 422
 
 
 def _dir(request: Request) -> Directory:
@@ -166,7 +167,7 @@ def list_recipients(
     request: Request,
     caller: Principal = Depends(principal),
     limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_INT64),
 ) -> list[Any]:
     authorize(caller, Action.READ_ORGANISATION, org_id)
     return [plain(r) for r in _dir(request).store.recipients(org_id, limit=limit, offset=offset)]
@@ -267,7 +268,7 @@ def revoke_api_key(
 def read_audit(
     request: Request,
     caller: Principal = Depends(principal),
-    after: int = Query(default=0, ge=0),
+    after: int = Query(default=0, ge=0, le=MAX_INT64),
     limit: int = Query(default=100, ge=1, le=1000),
     entity_id: str | None = Query(default=None, max_length=64),
 ) -> list[Any]:
