@@ -7,6 +7,7 @@ revocation, CRLs and OCSP status in the store. Only pki touches keys.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -25,6 +26,7 @@ from directory.store.certificates import CertificateRecords, StoreLedger, serial
 from directory.store.store import DirectoryStore
 from directory.store.writer import Writer
 from pki.authority import CertificateAuthority
+from pki.currency import ca_warnings
 from pki.hierarchy import create_ca
 from pki.ocsp import HttpReply, OcspResponder
 from pki.profiles import PkiProfile, load_profile
@@ -44,6 +46,7 @@ GOVERNMENT = {
 REASONS = OPERATOR_REASONS  # the revocation reasons an operator may give (pki.status)
 OCSP_REUSE_SECONDS = 60.0
 OCSP_CACHE_ENTRIES = 100_000
+log = logging.getLogger(__name__)
 CRL_REISSUE = timedelta(days=1)  # a fresh CRL at least daily (BR: at least every 7 days)
 
 
@@ -97,13 +100,16 @@ class Certificates:
                 raise DirectoryError(
                     ErrorKind.CONFIG, f"no CA at {self.settings.ca_path}: run `clearance ca init`"
                 )
-            self._ca = CertificateAuthority.load(
+            ca = CertificateAuthority.load(
                 self.settings.ca_path,
                 passphrase(self.settings),
                 profile=profile(self.settings),
                 urls=urls(self.settings),
                 clock=self.clock,
             )
+            for warning in ca_warnings(ca.root_certificate, ca.issuing_certificate):
+                log.warning("CA: %s", warning)
+            self._ca = ca
         return self._ca
 
     # --- issuance ---------------------------------------------------------------------------

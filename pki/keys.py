@@ -20,7 +20,16 @@ from pki.errors import PkiError, PkiErrorKind
 
 KeySpec = Literal["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519"]
 KEY_SPECS: tuple[str, ...] = get_args(KeySpec)
-CA_KEY_SPECS: tuple[str, ...] = ("ec-p384", "rsa-3072", "rsa-4096")
+# A NEW CA key (root or issuing): S/MIME BR v1.0.16 6.1.5, ballot SMC017: an RSA CA key
+# generated after 2026-09-15 is at least 4096 bits; ECDSA P-384 is unaffected.
+CA_KEY_SPECS: tuple[str, ...] = ("ec-p384", "rsa-4096")
+# What an existing CA may have been made with (before SMC017): it is loaded and keeps issuing,
+# with a warning (pki/currency.py), but no new CA key is made so.
+EXISTING_CA_KEY_SPECS: tuple[str, ...] = ("ec-p384", "rsa-3072", "rsa-4096")
+CA_KEY_RULE = (
+    "S/MIME BR v1.0.16 (ballot SMC017): a CA key generated after 2026-09-15 must be "
+    "ECDSA P-384 (ec-p384) or RSA 4096 (rsa-4096)"
+)
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
@@ -76,11 +85,11 @@ def generate_private_key(spec: KeySpec) -> PrivateKey:
 
 
 def generate_ca_key(spec: KeySpec) -> CaPrivateKey:
-    """A CA key: ECDSA P-384 or RSA 3072/4096."""
+    """A new CA key: ECDSA P-384 or RSA 4096 (CA_KEY_RULE)."""
     if spec not in CA_KEY_SPECS:
         raise PkiError(
             PkiErrorKind.UNSUPPORTED_KEY,
-            f"CA key type {spec!r} is not one of {', '.join(CA_KEY_SPECS)}",
+            f"a new CA key cannot be {str(spec)[:40]!r}: {CA_KEY_RULE}",
         )
     key = generate_private_key(spec)
     assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)

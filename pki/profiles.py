@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pki.errors import PkiError, PkiErrorKind
-from pki.keys import CA_KEY_SPECS, KEY_SPECS, KeySpec, parse_key_spec
+from pki.keys import CA_KEY_SPECS, EXISTING_CA_KEY_SPECS, KEY_SPECS, KeySpec, parse_key_spec
 from pki.limits import (
     BR_MAX_VALIDITY_DAYS,
     MAX_CRL_VALIDITY_HOURS,
@@ -100,7 +100,7 @@ def _check_profile(p: PkiProfile) -> None:
     def bad(key: str, problem: str) -> PkiError:
         return PkiError(PkiErrorKind.MALFORMED, f"profile {p.name!r}: {key}: {problem}")
 
-    if p.ca_key not in CA_KEY_SPECS:
+    if p.ca_key not in EXISTING_CA_KEY_SPECS:  # a new CA refuses rsa-3072 (generate_ca_key)
         raise bad("ca.key", f"must be one of {', '.join(CA_KEY_SPECS)}")
     if not _COUNTRY_RE.match(p.country):
         raise bad("ca.country", "must be an ISO 3166 alpha-2 code in capitals")

@@ -36,6 +36,52 @@ def ca_init(
     console.print(f"CA created in {path} (publish {settings.pki_base_url})")
 
 
+@ca_app.command("show")
+@translated
+def ca_show(as_json: bool = typer.Option(False, "--json")) -> None:
+    """The CA's certificates (no passphrase needed), the S/MIME BR version its profiles follow,
+    and what it should act on to stay current with them (warnings, with dates)."""
+    from cryptography.hazmat.primitives import hashes
+
+    from directory import certificates as certs
+    from pki import currency, storage
+
+    directory = open_directory()
+    settings = directory.settings
+    directory.close()
+    if not certs.ca_exists(settings):
+        raise malformed(f"no CA at {settings.ca_path}: run `clearance ca init`")
+    paths = storage.CaPaths(settings.ca_path)
+    chain = {
+        "root": storage.read_certificate(paths.root_cert),
+        "issuing": storage.read_certificate(paths.issuing_cert),
+        "ocsp-responder": storage.read_certificate(paths.ocsp_cert),
+    }
+    rows = [
+        {
+            "role": role,
+            "subject": cert.subject.rfc4514_string(),
+            "key": currency.key_description(cert),
+            "signature": cert.signature_algorithm_oid._name,
+            "not_before": cert.not_valid_before_utc.isoformat(),
+            "not_after": cert.not_valid_after_utc.isoformat(),
+            "sha256": cert.fingerprint(hashes.SHA256()).hex(),
+        }
+        for role, cert in chain.items()
+    ]
+    warnings = currency.ca_warnings(chain["root"], chain["issuing"])
+    br = f"S/MIME BR v{currency.BR_VERSION} (ballot {currency.BR_BALLOT})"
+    if as_json:
+        emit_json({"path": str(settings.ca_path), "follows": br, "certificates": rows,
+                   "warnings": warnings})  # fmt: skip
+        return
+    console.print(f"CA at {settings.ca_path}; profiles follow {br}")
+    columns = ["role", "subject", "key", "signature", "not before", "not after"]
+    table("Certificates", columns, [[r[c.replace(" ", "_")] for c in columns] for r in rows])
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+
+
 @ca_app.command("crl")
 @translated
 def ca_crl(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -13,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from typer.testing import Result
 
+from directory.settings import REPO_CONFIG
 from tests.cli.conftest import Run, opened, written
 
 
@@ -179,3 +182,47 @@ def test_validity_days_help_and_check_agree(run: Run, tmp_path: Path) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     refused = issue_from_csr(run, tmp_path, key, "--validity-days", "825")
     assert refused.exit_code == 2 and "less than or equal to 824" in refused.output
+
+
+def test_ca_show_names_the_br_version_and_the_certificates(run: Run) -> None:
+    assert run("demo").exit_code == 0
+    shown = run("ca", "show", "--json")
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.stdout)
+    assert data["follows"] == "S/MIME BR v1.0.16 (ballot SMC018)"
+    assert [c["role"] for c in data["certificates"]] == ["root", "issuing", "ocsp-responder"]
+    assert data["certificates"][1]["key"] == "ECDSA secp384r1" and data["warnings"] == []
+    text = run("ca", "show")
+    assert text.exit_code == 0 and "v1.0.16" in text.stdout and "warning" not in text.stdout
+
+
+def test_a_new_rsa_3072_ca_is_refused_and_an_old_one_warned_about(
+    run: Run, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A profile from before SMC017 (ca.key = "rsa-3072"): `ca init` refuses it, naming the
+    rule, and writes nothing. A CA that was made so (before the ballot) keeps issuing, and
+    `ca show` warns with the date it may stop."""
+    config = tmp_path / "config"
+    shutil.copytree(REPO_CONFIG, config)
+    profile = config / "profiles" / "default.toml"
+    profile.write_text(profile.read_text().replace('key = "ec-p384"', 'key = "rsa-3072"', 1))
+    monkeypatch.setenv("CLEARANCE_CONFIG_DIR", str(config))
+    assert run("init").exit_code == 0
+    refused = run("ca", "init", "--generate-passphrase")
+    assert refused.exit_code == 2, refused.output
+    assert "SMC017" in refused.stderr and "rsa-4096" in refused.stderr
+    assert not (home / "ca" / "issuing.pem").exists()
+    assert run("ca", "show").exit_code == 2  # no CA
+
+    from pki import hierarchy
+
+    def before_smc017(spec: str) -> rsa.RSAPrivateKey:
+        return rsa.generate_private_key(public_exponent=65537, key_size=3072)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(hierarchy, "generate_ca_key", before_smc017)
+        assert run("ca", "init").exit_code == 0
+    shown = json.loads(run("ca", "show", "--json").stdout)
+    assert shown["certificates"][1]["key"] == "RSA 3072"
+    assert len(shown["warnings"]) == 2 and "2027-09-15" in shown["warnings"][0]
+    assert "warning" in run("ca", "show").stdout

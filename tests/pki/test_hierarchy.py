@@ -10,15 +10,25 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from pki.authority import CertificateAuthority
+from pki.currency import ca_warnings
 from pki.errors import PkiError
 from pki.hierarchy import create_ca, renew_ocsp_responder, sign_root_crl
+from pki.ledger import InMemoryLedger
 from pki.lint import lint_crl
 from pki.profiles import PkiProfile
-from pki.request import BR_POLICY_OIDS
+from pki.request import BR_POLICY_OIDS, ValidationType
 from pki.status import RevocationReason
 from pki.storage import CaPaths
 from pki.urls import PkiUrls
-from tests.pki.helpers import BASE_URL, FROZEN, PASSPHRASE, FrozenClock
+from tests.pki.helpers import (
+    BASE_URL,
+    FROZEN,
+    PASSPHRASE,
+    FrozenClock,
+    make_csr,
+    make_key,
+    make_request,
+)
 
 E = TypeVar("E", bound=x509.ExtensionType)
 
@@ -125,12 +135,54 @@ def test_key_file_with_open_permissions_is_refused(tmp_path: Path) -> None:
 
 def test_rsa_hierarchy(tmp_path: Path) -> None:
     clock = FrozenClock()
-    profile = PkiProfile(ca_key="rsa-3072")
+    profile = PkiProfile(ca_key="rsa-4096")
     made = create_ca(
         tmp_path / "ca", PASSPHRASE, profile=profile, urls=PkiUrls(BASE_URL), clock=clock
     )
-    assert made.issuing.public_key().key_size == 3072  # type: ignore[union-attr]
+    assert made.issuing.public_key().key_size == 4096  # type: ignore[union-attr]
     assert lint_crl(made.root_crl, authority_revocation_list=True) == []
+    assert ca_warnings(made.root, made.issuing) == []
+
+
+def test_a_new_rsa_3072_ca_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    profile = PkiProfile(ca_key="rsa-3072")  # a profile from before SMC017 still loads
+    with pytest.raises(PkiError) as caught:
+        create_ca(
+            tmp_path / "ca", PASSPHRASE, profile=profile, urls=PkiUrls(BASE_URL),
+            clock=FrozenClock(),
+        )  # fmt: skip
+    assert caught.value.kind == "unsupported-key" and "SMC017" in caught.value.detail
+    assert not (tmp_path / "ca").exists() or not any((tmp_path / "ca").iterdir())
+
+
+def test_an_existing_rsa_3072_ca_keeps_issuing_and_is_warned_about(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CA made before SMC017 (RSA 3072) loads and issues; the warning names the date."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from pki import hierarchy
+
+    def before_smc017(spec: str) -> rsa.RSAPrivateKey:
+        return rsa.generate_private_key(public_exponent=65537, key_size=3072)
+
+    monkeypatch.setattr(hierarchy, "generate_ca_key", before_smc017)
+    clock = FrozenClock()
+    urls = PkiUrls(BASE_URL)
+    profile = PkiProfile(ca_key="rsa-3072")
+    create_ca(tmp_path / "ca", PASSPHRASE, profile=profile, urls=urls, clock=clock)
+    monkeypatch.undo()
+    ca = CertificateAuthority.load(
+        tmp_path / "ca", PASSPHRASE, profile=profile, urls=urls, clock=clock
+    )
+    assert ca.issuing_certificate.public_key().key_size == 3072  # type: ignore[union-attr]
+    csr = make_csr(make_key("ec"))
+    issued = ca.issue(make_request(ValidationType.MAILBOX, csr=csr), InMemoryLedger())
+    x509.load_der_x509_certificate(issued.der).verify_directly_issued_by(ca.issuing_certificate)
+    warnings = ca_warnings(ca.root_certificate, ca.issuing_certificate)
+    assert len(warnings) == 2
+    assert "issuing CA key is RSA 3072" in warnings[0] and "2027-09-15" in warnings[0]
+    assert "root CA key is RSA 3072" in warnings[1]
 
 
 def test_root_crl_and_responder_renewal(tmp_path: Path) -> None:

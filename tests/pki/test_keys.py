@@ -120,9 +120,18 @@ def test_unencrypted_key_is_refused() -> None:
     assert caught.value.kind == "malformed"
 
 
-def test_ca_key_types() -> None:
+@pytest.mark.parametrize("spec", ["ec-p256", "rsa-2048", "rsa-3072", "ed25519"])
+def test_a_new_ca_key_is_p384_or_rsa_4096(spec: str) -> None:
+    """S/MIME BR v1.0.16, ballot SMC017: a CA key generated after 2026-09-15 (RSA 3072 was
+    allowed before) is refused, naming the rule and what is accepted."""
     with pytest.raises(PkiError) as caught:
-        generate_ca_key("ec-p256")
+        generate_ca_key(spec)  # type: ignore[arg-type]
     assert caught.value.kind == "unsupported-key"
+    for needed in ("SMC017", "ec-p384", "rsa-4096", "2026-09-15"):
+        assert needed in caught.value.detail
+
+
+def test_ca_key_types() -> None:
+    assert generate_ca_key("rsa-4096").key_size == 4096  # type: ignore[union-attr]
     with pytest.raises(PkiError):
         parse_key_spec("rsa-1024")
