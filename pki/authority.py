@@ -14,10 +14,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from pki import storage
+from pki.br_checks import check_crl, check_subscriber
 from pki.clock import Clock, now_seconds
 from pki.crl import RevokedEntry, build_crl
 from pki.csr import public_key_from_csr
-from pki.errors import PkiError, PkiErrorKind
+from pki.errors import PkiError, PkiErrorKind, require_clean
 from pki.extensions import (
     authority_information_access,
     authority_key_identifier,
@@ -201,12 +202,13 @@ class CertificateAuthority:
         lint_cert = builder.sign(self._throwaway_key, self._hash)
         lint_der = lint_cert.public_bytes(serialization.Encoding.DER)
 
-        # (4) Lint it for its exact type (strict generation); any WARNING or above refuses.
+        # (4) Lint it for its exact type (strict generation) with pkilint, and with our checks
+        #     for the ballots pkilint does not lint yet; any WARNING or above refuses.
         if lint:
-            from pki.lint import lint_smime_certificate, require_clean  # see warm_up
+            from pki.lint import lint_smime_certificate  # see warm_up
 
             require_clean(
-                lint_smime_certificate(lint_der, request.validation),
+                lint_smime_certificate(lint_der, request.validation) + check_subscriber(lint_cert),
                 f"{request.validation} certificate for {email}",
             )
 
@@ -332,7 +334,7 @@ class CertificateAuthority:
         `number` must increase with every CRL (the store keeps the counter).
         """
         now = now_seconds(self._clock)
-        return build_crl(
+        der = build_crl(
             issuer=self._issuing,
             key=self._issuing_key,
             number=number,
@@ -340,6 +342,8 @@ class CertificateAuthority:
             next_update=now + timedelta(hours=self._profile.crl_validity_hours),
             revoked=revoked,
         )
+        require_clean(check_crl(der), f"CRL {number}")
+        return der
 
     def ocsp_responder(self, lookup: StatusLookup) -> OcspResponder:
         """An OCSP responder for this CA, signing with the delegated responder key."""

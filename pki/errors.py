@@ -52,3 +52,10 @@ class PkiError(Exception):
         self.kind = PkiErrorKind(kind)  # ValueError for a kind that does not exist
         self.detail = detail
         self.findings: tuple[LintFinding, ...] = tuple(findings)
+
+
+def require_clean(findings: list[LintFinding], what: str) -> None:
+    """Raise `lint-failed` listing the findings (pkilint's and pki/br_checks.py's), if any."""
+    if findings:
+        listed = "; ".join(str(f) for f in findings)
+        raise PkiError(PkiErrorKind.LINT_FAILED, f"{what}: lint: {listed}", findings)

@@ -22,9 +22,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from pki import storage
+from pki.br_checks import check_crl, check_root, check_subordinate_ca
 from pki.clock import Clock, now_seconds
 from pki.crl import RevokedEntry, build_crl
-from pki.errors import PkiError, PkiErrorKind
+from pki.errors import PkiError, PkiErrorKind, require_clean
 from pki.extensions import (
     authority_information_access,
     authority_key_identifier,
@@ -205,6 +206,11 @@ def create_ca(
         next_update=now + timedelta(days=ROOT_CRL_DAYS),
         revoked=(),
         authority_revocation_list=True,
+    )
+    # pkilint has no lints for these ballots yet: our own, before anything is written
+    require_clean(
+        check_root(root) + check_subordinate_ca(issuing) + check_crl(root_crl),
+        "the new CA",
     )
     storage.write_key(paths.root_key, root_key, secret)
     storage.write_key(paths.issuing_key, issuing_key, secret)

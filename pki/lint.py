@@ -20,7 +20,7 @@ from pyasn1.codec.der import encoder
 from pyasn1.type import univ
 from pyasn1_fasder import decode_der
 
-from pki.errors import LintFinding, PkiError, PkiErrorKind
+from pki.errors import LintFinding
 from pki.request import ValidationType
 
 BLOCKING = validation.ValidationFindingSeverity.WARNING
@@ -146,10 +146,3 @@ def oid_is_lintable(dotted: str) -> bool:
     except Exception:  # pyasn1/fasder raise their own error types
         return False
     return True
-
-
-def require_clean(findings: list[LintFinding], what: str) -> None:
-    """Raise `lint-failed` listing the findings, if there are any."""
-    if findings:
-        listed = "; ".join(str(f) for f in findings)
-        raise PkiError(PkiErrorKind.LINT_FAILED, f"{what}: pkilint: {listed}", findings)
