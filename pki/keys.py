@@ -37,6 +37,7 @@ CaPrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 MIN_RSA_BITS = 2048
 MAX_RSA_BITS = 4096
+ACCEPTED_KEYS = "RSA 2048-4096 bits (exponent 65537 or more), ECDSA P-256 or P-384, or Ed25519"
 MIN_PASSPHRASE_LENGTH = 12
 _PLACEHOLDERS = frozenset(
     {
@@ -125,7 +126,7 @@ def check_public_key(key: object) -> PublicKey:
         if bits > MAX_RSA_BITS:
             raise PkiError(
                 PkiErrorKind.UNSUPPORTED_KEY,
-                f"RSA key of {bits} bits; at most {MAX_RSA_BITS} allowed",
+                f"RSA key of {bits} bits; at most {MAX_RSA_BITS} allowed ({ACCEPTED_KEYS})",
             )
         if exponent % 2 == 0 or exponent < 65537:
             raise PkiError(
@@ -137,12 +138,15 @@ def check_public_key(key: object) -> PublicKey:
         if key.curve.name not in _CURVES:
             raise PkiError(
                 PkiErrorKind.UNSUPPORTED_KEY,
-                f"elliptic curve {key.curve.name} is not allowed; use P-256 or P-384",
+                f"elliptic curve {key.curve.name} is not allowed; accepted: {ACCEPTED_KEYS}",
             )
         return key
     if isinstance(key, ed25519.Ed25519PublicKey):
         return key
-    raise PkiError(PkiErrorKind.UNSUPPORTED_KEY, f"key type {type(key).__name__} is not allowed")
+    raise PkiError(
+        PkiErrorKind.UNSUPPORTED_KEY,
+        f"key type {type(key).__name__} is not allowed; accepted: {ACCEPTED_KEYS}",
+    )
 
 
 SignatureHash = hashes.SHA256 | hashes.SHA384

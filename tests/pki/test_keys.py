@@ -135,3 +135,18 @@ def test_ca_key_types() -> None:
     assert generate_ca_key("rsa-4096").key_size == 4096  # type: ignore[union-attr]
     with pytest.raises(PkiError):
         parse_key_spec("rsa-1024")
+
+
+def test_an_unsupported_key_names_what_is_accepted() -> None:
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, x25519
+
+    for key in (
+        dsa.generate_private_key(2048).public_key(),
+        x25519.X25519PrivateKey.generate().public_key(),
+        ec.generate_private_key(ec.SECP521R1()).public_key(),
+    ):
+        with pytest.raises(PkiError) as caught:
+            check_public_key(key)
+        assert caught.value.kind == "unsupported-key"
+        assert "accepted: RSA 2048-4096 bits" in caught.value.detail
+        assert "ECDSA P-256 or P-384, or Ed25519" in caught.value.detail
