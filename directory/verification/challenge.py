@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from directory.verification.dnssec import Security, Validator
 from directory.verification.findings import Finding, finding
 from directory.verification.resolver import CnameLoop, DnsClient
 
@@ -52,6 +53,7 @@ class ChallengeResult:
     seen: list[str] = field(default_factory=list)  # TXT texts at the end of the chain
     chain: list[str] = field(default_factory=list)  # CNAME targets followed
     findings: list[Finding] = field(default_factory=list)
+    dnssec: str | None = None  # secure, insecure or bogus, when validated
 
     def evidence(self) -> str:
         via = f" via CNAME {' -> '.join(self.chain)}" if self.chain else ""
@@ -72,6 +74,7 @@ class ChallengeResult:
             "status": status,
             "seen": self.seen,
             "cname_chain": self.chain,
+            "dnssec": self.dnssec,
             "findings": [f.as_dict() for f in self.findings],
         }
 
@@ -84,8 +87,15 @@ async def check_challenge(
     now: datetime,
     *,
     initial: bool,
+    validator: Validator | None = None,
 ) -> ChallengeResult:
     """Does _clearance-challenge.<domain> carry our token?
+
+    With a `validator`, the TXT RRset is DNSSEC-validated (S/MIME BR v1.0.16, ballot SMC014):
+    a bogus answer does not count (`challenge.dnssec-bogus`); a secure one is noted
+    (`challenge.dnssec-secure`); an unsigned one counts, as for an unsigned zone (the validator
+    does not prove a zone unsigned by authenticated denial, so a stripped signature reads as
+    unsigned: docs/dns.md).
 
     `initial` (not yet verified): the challenge's expiry, as issued and as published, must be
     in the future. Re-verification only needs the token still published: the expiry bounds how
@@ -102,7 +112,7 @@ async def check_challenge(
         result.findings.append(finding("challenge.expired", f"issued challenge expired {when}"))
         return result
     try:
-        found = await client.records(name, "TXT", signatures=False)
+        found = await client.records(name, "TXT", signatures=validator is not None)
     except CnameLoop as loop:
         result.chain = loop.chain[1:]
         result.findings.append(finding("challenge.cname-loop", " -> ".join(loop.chain)))
@@ -114,6 +124,14 @@ async def check_challenge(
     if not result.seen:
         result.findings.append(finding("challenge.missing", name))
         return result
+    if validator is not None:
+        security = await validator.check(found.rrset, found.rrsigs)
+        result.dnssec = security.value
+        if security is Security.BOGUS:
+            result.findings.append(finding("challenge.dnssec-bogus", name))
+            return result
+        if security is Security.SECURE:
+            result.findings.append(finding("challenge.dnssec-secure", name))
     outcome: Finding | None = None
     for text in result.seen:
         match = RECORD.match(text.strip())

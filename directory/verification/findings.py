@@ -37,6 +37,11 @@ CODES: dict[str, tuple[Severity, str]] = {
     "challenge.expired": (Severity.ERROR, "The challenge has expired; claim again"),
     "challenge.cname-loop": (Severity.ERROR, "The challenge name's CNAME chain loops"),
     "challenge.cname-followed": (Severity.INFO, "The challenge name is delegated by CNAME"),
+    "challenge.dnssec-secure": (Severity.INFO, "The challenge record is DNSSEC-validated"),
+    "challenge.dnssec-bogus": (
+        Severity.ERROR,
+        "The challenge record fails DNSSEC validation (S/MIME BR ballot SMC014): it does not count",
+    ),
     # MX
     "mx.present": (Severity.INFO, "The domain publishes MX records"),
     "mx.null": (Severity.NOTICE, "The domain publishes a null MX: it accepts no mail"),

@@ -85,15 +85,24 @@ Job = ChallengeJob | PostureJob
 Result = ChallengeResult | PostureResult
 
 
-async def run_challenge(client: DnsClient, job: ChallengeJob) -> ChallengeResult:
-    """The challenge check; a temporary DNS failure is a result, not an exception."""
+async def run_challenge(
+    client: DnsClient, job: ChallengeJob, validator: Validator | None = None
+) -> ChallengeResult:
+    """The challenge check (DNSSEC-validated with a validator); a temporary DNS failure is a
+    result, not an exception."""
     if is_public_suffix(job.domain):
         result = ChallengeResult(job.domain, challenge_name(job.domain), job.now)
         result.findings.append(finding("domain.public-suffix", job.domain))
         return result
     try:
         return await check_challenge(
-            client, job.domain, job.token, job.expires, job.now, initial=job.initial
+            client,
+            job.domain,
+            job.token,
+            job.expires,
+            job.now,
+            initial=job.initial,
+            validator=validator,
         )
     except TemporaryFailure as exc:
         result = ChallengeResult(job.domain, challenge_name(job.domain), job.now)
@@ -109,7 +118,7 @@ async def run_jobs(tools: Tools, jobs: Sequence[Job], concurrency: int) -> list[
     async def one(job: Job) -> Result:
         async with gate:
             if isinstance(job, ChallengeJob):
-                return await run_challenge(tools.client, job)
+                return await run_challenge(tools.client, job, tools.validator)
             return await tools.checker.check(job.domain, job.now)
 
     return list(await asyncio.gather(*(one(job) for job in jobs)))

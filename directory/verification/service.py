@@ -108,7 +108,8 @@ class DnsVerification:
         return result
 
     async def _challenge(self, domain: Domain) -> ChallengeResult:
-        return await run_challenge(self.client, self._challenge_job(domain, self.clock()))
+        job = self._challenge_job(domain, self.clock())
+        return await run_challenge(self.client, job, self.validator)
 
     def _challenge_job(self, domain: Domain, now: datetime) -> ChallengeJob:
         """What the challenge check needs from the store (it runs here or in a worker)."""

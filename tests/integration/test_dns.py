@@ -203,6 +203,7 @@ def test_verify_by_dynamic_update_then_lose_it(
     publish(lab, "good.test", "_clearance-challenge", challenge.value)
     result = service.verify(ADMIN, domain_id)
     assert result.verified, result.as_dict()
+    assert result.dnssec == "secure" and "challenge.dnssec-secure" in codes(result)  # SMC014
     domain = directory.store.domain(domain_id)
     assert domain is not None and domain.verified_at == START
     assert domain.verification_method == "dns" and token in (domain.verification_evidence or "")
@@ -230,6 +231,28 @@ def test_verify_by_dynamic_update_then_lose_it(
     answer = directory.lookup.lookup("anyone@good.test", "OFFICIAL", lambda _o: True)
     assert answer["max_classification"] is None and answer["trust_level"] == "none"
     assert "domain.unverified" in {r["code"] for r in answer["reasons"]}
+
+
+@pytest.mark.parametrize(
+    ("zone", "verified", "security"),
+    [("bogus.test", False, "bogus"), ("weak.test", True, "insecure")],
+)
+def test_the_challenge_is_dnssec_validated(
+    directory: Directory, lab: DnsLab, zone: str, verified: bool, security: str
+) -> None:
+    """S/MIME BR ballot SMC014: a challenge record whose signatures do not validate does not
+    count; one in an unsigned zone counts, as before."""
+    service = DnsVerification(directory)
+    challenge = service.claim(ADMIN, accredited_org(directory), zone)
+    publish(lab, zone, "_clearance-challenge", challenge.value)
+    try:
+        result = service.verify(ADMIN, challenge.domain.id)
+    finally:
+        lab.knot.update(zone, ("delete", "_clearance-challenge", "TXT", ""))
+    assert result.verified is verified and result.dnssec == security, result.as_dict()
+    assert ("challenge.dnssec-bogus" in codes(result)) is (security == "bogus")
+    domain = directory.store.domain(challenge.domain.id)
+    assert domain is not None and (domain.verified_at is not None) is verified
 
 
 def test_cname_delegation_and_split_strings(directory: Directory, lab: DnsLab) -> None:
