@@ -23,12 +23,15 @@ from directory.address import Address, normalise
 from directory.classification import Level
 from directory.errors import DirectoryError, ErrorKind, malformed
 from directory.evaluation import Evaluation, RecipientFacts, handling
-from directory.federation.match import federated_body
+from directory.federation.match import MATCHED as FEDERATED
+from directory.federation.match import Unmatched, match_federated
+from directory.federation.records import FederatedDomain
 from directory.model import Domain, Posture, RecipientKind, TrustLevel
 from directory.policy import Policy
 from directory.reasons import Reason, reason
 from directory.snapshot import AnswerParts, Shape, Snapshot, SnapshotHolder, Table, Ticks
 from directory.store.fastpath import LiveCertificate, MailboxRow
+from directory.store.federation import FederationStore
 from directory.store.store import DirectoryStore
 
 Clock = Callable[[], datetime]
@@ -272,6 +275,31 @@ class Lookup:
                 now,
             )
 
+    def _federated(
+        self,
+        snapshot: Snapshot,
+        found: FederatedDomain,
+        addr: Address,
+        level: Level | None,
+        may_see: bool,
+        now: datetime,
+    ) -> tuple[Body, bool]:
+        """The body for an address of a federated domain (directory/federation/match.py)."""
+        mailboxes = FederationStore(self.store)
+        match = match_federated(
+            self.policy, found, addr, now, lambda base: self._read(mailboxes.mailbox, base)
+        )
+        if isinstance(match, Unmatched):
+            return self._unknown(snapshot, addr, level, match.code, may_see, None), False
+        cap = match.valid_until
+        if not match.trusted and not may_see:
+            return self._unknown(snapshot, addr, level, None, False, cap), False
+        shape = known_shape(
+            self.policy, match.evaluation, FEDERATED, level, match.organisation, match.posture,
+            match.facts,
+        )  # fmt: skip
+        return (addr.text, snapshot.shape_id(shape), None, (), cap, cap), match.trusted
+
     def _read(self, read: Callable[[Any], _T], arg: Any) -> _T:
         """Read the store; when it cannot answer, drop every cached answer and re-read the
         change sequence next time: once the store is known to fail, no answer comes from the
@@ -372,7 +400,7 @@ class Lookup:
         if domain is None:
             federated = snapshot.federated.get(addr.domain)  # else entries of federated peers
             if federated is not None:
-                return federated_body(self, snapshot, federated, addr, level, may_see, now)
+                return self._federated(snapshot, federated, addr, level, may_see, now)
             return self._unknown(snapshot, addr, level, "recipient.unknown", may_see, None), False
         stale_at: datetime | None = None
         certificates: list[LiveCertificate] = []

@@ -1,29 +1,27 @@
 """The lookup's last match before "unknown": entries imported from federated directories.
 
-Called by directory.lookup only when no local domain matches. The federated domain comes from
-the register snapshot (domains of ACTIVE peers only); the mailbox entry is read from the store by
-address. Evaluated with the LOCAL policy: trust = min(the peer's asserted level, the peer's
-max_trust), the peer's posture as of its checked_at, mailbox_verified as listed, never a
-certificate. A list past its valid_until counts for nothing, and no answer outlives the list.
+Called by directory.lookup only when no local domain matches; it returns a `Match` or an
+`Unmatched` value and the lookup renders it (this module knows nothing of the lookup's caches).
+The federated domain comes from the register snapshot (domains of ACTIVE peers only); the mailbox
+entry is read from the store by address, through the reader the lookup passes. Evaluated with
+the LOCAL policy: trust = min(the peer's asserted level, the peer's max_trust), the peer's
+posture as of its checked_at, mailbox_verified as listed, never a certificate. A list past its
+valid_until counts for nothing, and no answer outlives the list.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from directory.address import Address
 from directory.classification import Level
 from directory.evaluation import Evaluation, RecipientFacts, evaluate
-from directory.federation.records import FederatedDomain
-from directory.model import Domain, Organisation, OrgStatus, Sector, TrustLevel
+from directory.federation.records import FederatedDomain, FederatedMailbox
+from directory.model import Domain, Organisation, OrgStatus, Posture, Sector, TrustLevel
 from directory.policy import Policy
-from directory.store.federation import FederationStore
 from directory.trust import Finding, Trust
-
-if TYPE_CHECKING:
-    from directory.lookup import Body, Lookup
-    from directory.snapshot import Snapshot
 
 MATCHED = "federated"
 
@@ -81,48 +79,59 @@ def evaluate_federated(
     return evaluate(policy, org, domain, trust, facts, now)
 
 
-def federated_body(
-    lookup: Lookup,
-    snapshot: Snapshot,
+@dataclass(frozen=True, slots=True)
+class Unmatched:
+    """No federated entry counts for the address: answer unknown, with this reason code for
+    callers with detail rights."""
+
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A federated entry for the address, evaluated under the local policy."""
+
+    evaluation: Evaluation
+    facts: RecipientFacts
+    organisation: tuple[tuple[str, str], ...]  # id, name, sector, directory (the peer)
+    posture: Posture | None
+    valid_until: datetime | None  # no answer outlives the evaluation or the peer's list
+    trusted: bool
+
+
+def match_federated(
+    policy: Policy,
     found: FederatedDomain,
     addr: Address,
-    level: Level | None,
-    may_see: bool,
     now: datetime,
-) -> tuple[Body, bool]:
-    """The answer body for an address of a federated domain, and whether every caller gets the
-    same (known and trusted)."""
-    from directory.lookup import _earliest, known_shape
-
+    read_mailbox: Callable[[str], FederatedMailbox | None],
+) -> Match | Unmatched:
+    """How a federated domain's entries answer for `addr` (the lookup renders the result).
+    `read_mailbox` reads a federated mailbox entry by base address from the store."""
     if now >= found.list_valid_until:
-        return lookup._unknown(
-            snapshot, addr, level, "federation.list-expired", may_see, None
-        ), False
+        return Unmatched("federation.list-expired")
     # as the peer matches: its mailbox entries and exclusions name base addresses (no +tag)
     base = addr.without_subaddress(found.subaddress_separator)
-    mailbox = lookup._read(FederationStore(lookup.store).mailbox, base.text)
+    mailbox = read_mailbox(base.text)
     if mailbox is not None and mailbox.domain_id == found.id:
         facts = RecipientFacts(mailbox.role, mailbox.mailbox_verified, False)
     elif not found.domain_wide:
-        return lookup._unknown(snapshot, addr, level, "recipient.unknown", may_see, None), False
+        return Unmatched("recipient.unknown")
     elif base.local in found.exclusions:
-        return lookup._unknown(snapshot, addr, level, "recipient.excluded", may_see, None), False
+        return Unmatched("recipient.excluded")
     else:
         facts = RecipientFacts("domain", False, False)
-    evaluation = evaluate_federated(lookup.policy, found, facts, now)
+    evaluation = evaluate_federated(policy, found, facts, now)
     if evaluation is None:
-        return lookup._unknown(snapshot, addr, level, "recipient.unknown", may_see, None), False
-    cap = _earliest(evaluation.valid_until, found.list_valid_until)
-    trusted = evaluation.trust.level is not TrustLevel.NONE
-    if not trusted and not may_see:
-        return lookup._unknown(snapshot, addr, level, None, False, cap), False
+        return Unmatched("recipient.unknown")
+    valid_until = evaluation.valid_until
+    if valid_until is None or found.list_valid_until < valid_until:
+        valid_until = found.list_valid_until
     organisation = (
         ("id", found.organisation_id),
         ("name", found.organisation_name),
         ("sector", found.sector),
         ("directory", found.peer_name),
     )
-    shape = known_shape(
-        lookup.policy, evaluation, MATCHED, level, organisation, found.posture, facts
-    )
-    return (addr.text, snapshot.shape_id(shape), None, (), cap, cap), trusted
+    trusted = evaluation.trust.level is not TrustLevel.NONE
+    return Match(evaluation, facts, organisation, found.posture, valid_until, trusted)

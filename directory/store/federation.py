@@ -1,4 +1,5 @@
-"""Federation reads and writes: peers, and the domains and mailboxes their trust lists assert.
+"""Federation reads and writes: peers, and the domains and mailboxes their trust lists assert
+(the snapshot's read of the federated domains is directory/store/federated.py).
 
 Every write goes through the audited `Writer` (one transaction, one change sequence number). A
 peer's entries are replaced wholesale on each import: the peer row's update (and removal) bumps
@@ -16,7 +17,6 @@ from sqlalchemy import Connection, and_, delete, func, select
 
 from directory.errors import conflict, not_found
 from directory.federation.records import (
-    FederatedDomain,
     FederatedMailbox,
     Peer,
     PeerStatus,
@@ -24,7 +24,6 @@ from directory.federation.records import (
 )
 from directory.model import RecordStatus, TrustLevel
 from directory.store import tables as t
-from directory.store.rows import posture_from_json
 
 if TYPE_CHECKING:
     from directory.store.store import DirectoryStore
@@ -48,38 +47,6 @@ def _peer(row: Any) -> Peer:
         list_valid_until=row["list_valid_until"],
         list_digest=row["list_digest"],
     )
-
-
-def federated_domains(conn: Connection) -> list[FederatedDomain]:
-    """The domains of every ACTIVE peer that has imported a list (for the register snapshot).
-    A suspended peer's entries are not loaded at all: they count for nothing."""
-    p, d = t.federation_peers, t.federated_domains
-    query = (
-        select(d, p.c.name.label("peer_name"), p.c.max_trust, p.c.list_valid_until)
-        .select_from(d.join(p, p.c.id == d.c.peer_id))
-        .where(and_(p.c.status == PeerStatus.ACTIVE, p.c.list_valid_until.is_not(None)))
-    )
-    out = []
-    for row in conn.execute(query).mappings():
-        out.append(
-            FederatedDomain(
-                id=row["id"],
-                peer_name=row["peer_name"],
-                peer_max_trust=TrustLevel.from_label(row["max_trust"]),
-                list_valid_until=row["list_valid_until"],
-                domain=row["domain"],
-                organisation_id=row["organisation_id"],
-                organisation_name=row["organisation_name"],
-                sector=row["sector"],
-                trust_level=TrustLevel.from_label(row["trust_level"]),
-                ceiling=row["ceiling"],
-                posture=posture_from_json(row["posture"]),
-                domain_wide=bool(row["domain_wide"]),
-                exclusions=tuple(row["exclusions"] or ()),
-                subaddress_separator=row["subaddress_separator"],
-            )
-        )
-    return out
 
 
 class FederationStore:

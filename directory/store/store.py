@@ -29,7 +29,7 @@ from directory.store import rows
 from directory.store import tables as t
 from directory.store.audit import GENESIS, AuditProblem, entry_hash
 from directory.store.fastpath import MailboxFinder
-from directory.store.federation import federated_domains
+from directory.store.federated import federated_domains
 from directory.store.mirror import LookupMirror, MirroredFinder
 from directory.store.writer import Writer
 
