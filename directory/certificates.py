@@ -8,6 +8,7 @@ revocation, CRLs and OCSP status in the store. Only pki touches keys.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -17,11 +18,13 @@ from cryptography import x509
 
 from directory.address import normalise
 from directory.authz import Action, Principal, authorize
+from directory.cache import SeqCache
 from directory.errors import DirectoryError, ErrorKind, conflict, malformed, not_found
 from directory.lookup import Lookup, all_detail
 from directory.model import Organisation, OrgStatus, RecipientKind, Sector, TrustLevel
 from directory.passphrase import passphrase
 from directory.settings import Settings
+from directory.snapshot import Ticks
 from directory.store.certificates import CertificateRecords, StoreLedger, serial_text
 from directory.store.store import DirectoryStore
 from directory.store.writer import Writer
@@ -46,6 +49,7 @@ GOVERNMENT = {
 REASONS = OPERATOR_REASONS  # the revocation reasons an operator may give (pki.status)
 OCSP_REUSE_SECONDS = 60.0
 OCSP_CACHE_ENTRIES = 100_000
+OCSP_CACHE_BYTES = 64 * 1024 * 1024  # a response is ~0.5 KB; its request (the key) <= 16 KiB
 log = logging.getLogger(__name__)
 CRL_REISSUE = timedelta(days=1)  # a fresh CRL at least daily (BR: at least every 7 days)
 
@@ -77,7 +81,14 @@ def ca_exists(settings: Settings) -> bool:
 class Certificates:
     """Issue, revoke, publish status. The CA is loaded on first use (it needs the passphrase)."""
 
-    def __init__(self, settings: Settings, store: DirectoryStore, lookup: Lookup, clock: Clock):
+    def __init__(
+        self,
+        settings: Settings,
+        store: DirectoryStore,
+        lookup: Lookup,
+        clock: Clock,
+        ticks: Ticks = time.monotonic,
+    ):
         """`lookup` decides who may have a certificate: it must read the store at every call
         (refresh 0), never answer from a cache (Directory.live_lookup)."""
         if lookup.snapshots.refresh_seconds > 0:
@@ -89,9 +100,12 @@ class Certificates:
         self.records = CertificateRecords(store)
         self._ca: CertificateAuthority | None = None
         self._ocsp: OcspResponder | None = None
-        self._ocsp_cache: dict[bytes | str, tuple[int, float, HttpReply]] = {}
+        self.ticks = ticks  # monotonic seconds, of no known origin
+        self._ocsp_cache: SeqCache[bytes | str, HttpReply] = SeqCache(
+            OCSP_CACHE_ENTRIES, OCSP_CACHE_BYTES, ttl=OCSP_REUSE_SECONDS
+        )
         self._seq = -1
-        self._seq_checked = float("-inf")
+        self._seq_checked = -math.inf  # never: older than any reading of any monotonic clock
 
     @property
     def ca(self) -> CertificateAuthority:
@@ -224,13 +238,13 @@ class Certificates:
         is unchanged (checked at most every cache_refresh_seconds) and for at most a minute,
         so a revocation shows within that bound; requests with a nonce are always signed anew.
         """
-        now = time.monotonic()
+        now = self.ticks()
         if now - self._seq_checked >= self.settings.cache_refresh_seconds:
             self._seq = self.store.state().seq
             self._seq_checked = now
-        hit = self._ocsp_cache.get(request)
-        if hit is not None and hit[0] == self._seq and now < hit[1]:
-            return hit[2]
+        hit = self._ocsp_cache.get(request, self._seq, now)
+        if hit is not None:
+            return hit
         responder = self.ocsp()
         reply = (
             responder.respond(request)
@@ -238,9 +252,8 @@ class Certificates:
             else responder.respond_get(request)
         )
         if reply.max_age > 0:
-            if len(self._ocsp_cache) >= OCSP_CACHE_ENTRIES:
-                self._ocsp_cache.clear()
-            self._ocsp_cache[request] = (self._seq, now + OCSP_REUSE_SECONDS, reply)
+            cost = len(reply.body) + len(request) + 256  # the entry and the key's own headers
+            self._ocsp_cache.put(request, reply, self._seq, now, cost)
         return reply
 
     def crl(self, *, force: bool = False) -> bytes:

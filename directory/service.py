@@ -93,7 +93,7 @@ class Directory:
         or revokes (a lookup, `clearance --help`)."""
         from directory.certificates import Certificates
 
-        return Certificates(self.settings, self.store, self.live_lookup, self.clock)
+        return Certificates(self.settings, self.store, self.live_lookup, self.clock, self.ticks)
 
     def _revoke_organisation_certificates(
         self, w: Writer, org: Organisation, status: OrgStatus
