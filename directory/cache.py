@@ -42,11 +42,13 @@ class SeqCache(Generic[K, V]):
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: K, seq: int, now: float) -> V | None:
+    def get(self, key: K, seq: int, now: float, default: V | None = None) -> V | None:
+        """The value put at `seq`, unexpired at `now`; else `default` (a sentinel, where None
+        is itself a value worth keeping)."""
         entry = self.entries.get(key) if seq == self.seq else None
         if entry is None or entry.expires <= now:
             self.misses += 1
-            return None
+            return default
         self.hits += 1
         return entry.value
 

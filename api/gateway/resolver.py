@@ -38,9 +38,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from api.gateway.bounded import BoundedMap
 from api.gateway.rules import GatewayRules
 from directory.address import normalise_domain
+from directory.cache import SeqCache
 from directory.errors import DirectoryError, ErrorKind
 from directory.evaluation import handling
 from directory.model import Transport
@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 Result = dict[str, Any] | DirectoryError
 Callback = Callable[[Result], None]
 MAX_TLS_CACHE = 100_000
+_MISSING = "\0missing"  # no TLS policy value can be this (they are printable ASCII)
 # Bytes charged per cache entry besides its key: what one entry holds of its own (the map's
 # slot, the key's str header, the answer's top-level dict; the rest of an answer is shared with
 # its shape's other answers). An answer with certificates is built afresh, so each certificate
@@ -60,7 +61,7 @@ MAX_TLS_CACHE = 100_000
 # 3.2 KB for 3.3 KB with one).
 ANSWER_COST = 1024
 CERTIFICATE_COST = 512
-TLS_COST = 160
+TLS_COST = 256
 
 
 def answer_cost(address: str, answer: dict[str, Any]) -> int:
@@ -114,21 +115,17 @@ class Resolver:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._snapshot: Snapshot | None = None
         self._snapshot_at = -math.inf  # never read
-        self._tls_for: Snapshot | None = None
-        self._tls_cache: BoundedMap[str, str | None] = BoundedMap(
-            MAX_TLS_CACHE, rules.tls_cache_bytes
-        )
+        # by the register's sequence: a domain's TLS policy depends on nothing else
+        self._tls_cache: SeqCache[str, str | None] = SeqCache(MAX_TLS_CACHE, rules.tls_cache_bytes)
         self._reading: asyncio.Future[tuple[int, Snapshot]] | None = None
         # the answer cache: address as asked -> (answer, expires at self.ticks() time)
         self.cache_entries = rules.answer_cache_entries
         self.cache_seconds = rules.answer_cache_seconds
-        self._answers: BoundedMap[str, tuple[dict[str, Any], float]] = BoundedMap(
-            self.cache_entries, rules.answer_cache_bytes
+        self._answers: SeqCache[str, dict[str, Any]] = SeqCache(
+            self.cache_entries, rules.answer_cache_bytes, ttl=self.cache_seconds
         )
         self._generation = 0
         self._seq: int | None = None
-        self.hits = 0
-        self.misses = 0
 
     # --- life cycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -166,12 +163,10 @@ class Resolver:
             return
         now = self.ticks()
         if self._seq is not None:  # the cache is in use (the change sequence is current)
-            cached = self._answers.entries.get(address)
-            if cached is not None and cached[1] > now:
-                self.hits += 1
-                callback(cached[0])
+            cached = self._answers.get(address, self._seq, now)
+            if cached is not None:
+                callback(cached)
                 return
-            self.misses += 1
         if len(self._waiting) >= self.max_queue:  # includes answered ones not yet swept
             callback(unavailable("too many lookups waiting"))
             return
@@ -238,15 +233,15 @@ class Resolver:
         ]
 
     def _deliver(self, jobs: list[_Job], results: list[Result]) -> None:
-        keep = self._seq is not None
+        seq = self._seq
+        keep = seq is not None
         if keep:
-            answers, generation = self._answers, self._generation
-            expires = self.ticks() + self.cache_seconds
+            answers, generation, now = self._answers, self._generation, self.ticks()
         for job, result in zip(jobs, results, strict=True):
             if not isinstance(result, DirectoryError):
                 if keep and job.generation == generation:
-                    cost = answer_cost(job.address, result)
-                    answers.put(job.address, (result, expires), cost)
+                    assert seq is not None
+                    answers.put(job.address, result, seq, now, answer_cost(job.address, result))
             elif keep and result.kind is ErrorKind.UNAVAILABLE:
                 self._forget_answers(None)  # the store fails: no answers from memory either
                 keep = False
@@ -278,14 +273,12 @@ class Resolver:
             # [host]:port next hops, .parent lookups, and keys no domain name can be: answered
             # without entering the cache
             return None
-        if snapshot is not self._tls_for:
-            self._tls_cache.clear()
-            self._tls_for = snapshot
-        known = self._tls_cache.entries
-        if key in known:
-            return known[key]
+        seq = snapshot.register_seq
+        known = self._tls_cache.get(key, seq, 0.0, _MISSING)
+        if known is not _MISSING:
+            return known
         value = self._tls_value(snapshot, key)
-        self._tls_cache.put(key, value, TLS_COST + len(key))  # value: a shared rules string
+        self._tls_cache.put(key, value, seq, 0.0, TLS_COST + len(key))  # value: a rules string
         return value
 
     def _tls_value(self, snapshot: Snapshot, key: str) -> str | None:
@@ -332,10 +325,18 @@ class Resolver:
     def cached_answers(self) -> int:
         return len(self._answers)
 
+    @property
+    def hits(self) -> int:
+        return self._answers.hits
+
+    @property
+    def misses(self) -> int:
+        return self._answers.misses
+
     def _forget_answers(self, seq: int | None) -> None:
         """Empty the answer cache; answers read before now are not cached when they arrive.
         `seq` None: the change sequence is not known, so the cache is not used until it is."""
-        self._answers.clear()
+        self._answers.forget()
         self._generation += 1
         self._seq = seq
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from api.gateway.bounded import BoundedMap
 from api.gateway.resolver import TLS_COST, answer_cost
 from api.gateway.server import Gateway
 from directory import demo
+from directory.cache import SeqCache
 from directory.service import Directory
 from tests.api.gateway.client import PolicyClient
 from tests.api.gateway.test_servers import serve
@@ -106,38 +106,20 @@ def test_the_cache_is_off_by_default(demo_directory: Directory) -> None:
     serve(demo_directory, scenario)
 
 
-def test_a_bounded_map_keeps_to_its_entries_and_bytes() -> None:
-    cache: BoundedMap[str, int] = BoundedMap(3, 100)
-    for n in range(3):
-        cache.put(f"k{n}", n, 30)
-    assert (len(cache), cache.bytes) == (3, 90)
-    cache.put("k3", 3, 30)  # a fourth entry: emptied first
-    assert (list(cache), cache.bytes) == (["k3"], 30)
-    cache.put("k4", 4, 60)
-    cache.put("k5", 5, 20)  # 110 bytes: emptied first
-    assert (list(cache), cache.bytes) == (["k5"], 20)
-    cache.put("huge", 6, 101)  # could never fit: not kept, nothing dropped
-    assert (list(cache), cache.bytes) == (["k5"], 20)
-    assert cache.get("k5") == 5 and cache.get("k4") is None
-    off: BoundedMap[str, int] = BoundedMap(0, 100)
-    off.put("k", 1, 1)
-    assert len(off) == 0
-
-
 def held_per_entry(entries: Callable[[], Iterator[tuple[str, Any, int]]]) -> tuple[float, float]:
-    """(bytes tracemalloc sees a BoundedMap keep alive, bytes charged), per entry. `entries`
+    """(bytes tracemalloc sees the cache keep alive, bytes charged), per entry. `entries`
     yields (key, value, cost); it is run once first so that whatever it memoises elsewhere (the
     lookup's own tables) is not counted."""
     for _ in entries():
         pass
-    cache: BoundedMap[str, Any] = BoundedMap(10**9, 10**12)
+    cache: SeqCache[str, Any] = SeqCache(10**9, 10**12, ttl=30.0)
     gc.collect()
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
         count = 0
         for key, value, cost in entries():
-            cache.put(key, value, cost)
+            cache.put(key, value, 1, 0.0, cost)
             count += 1
         gc.collect()
         held = tracemalloc.get_traced_memory()[0] - before
@@ -152,7 +134,6 @@ def test_the_byte_charges_cover_what_a_cache_entry_holds(demo_directory: Directo
     and a TLS-policy entry with a key as long as a domain name can be."""
     lookup = demo_directory.lookup
     demo.demo_certificate(demo_directory)
-    ticks = demo_directory.ticks
 
     def answers(template: str) -> Callable[[], Iterator[tuple[str, Any, int]]]:
         def run() -> Iterator[tuple[str, Any, int]]:
@@ -160,7 +141,7 @@ def test_the_byte_charges_cover_what_a_cache_entry_holds(demo_directory: Directo
                 address = template.format(n=n)
                 answer = lookup.lookup(address)
                 key = f"{n}/{address}"  # as Postfix sent it: a string of its own, one per entry
-                yield key, (answer, ticks() + 30.0), answer_cost(key, answer)
+                yield key, answer, answer_cost(key, answer)
 
         return run
 

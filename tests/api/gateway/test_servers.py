@@ -298,7 +298,7 @@ def test_tlspolicy_keys_that_cannot_be_domains_stay_out_of_the_cache(
         assert await client.ask("tlspolicy", "[mx.wessex.gov.uk]:25") == "NOTFOUND "
         assert await client.ask("tlspolicy", "wessex.gov.uk") == "OK secure"
         await client.close()
-        assert set(gw.resolver._tls_cache) == {"wessex.gov.uk"}
+        assert set(gw.resolver._tls_cache.entries) == {"wessex.gov.uk"}
         assert gw.resolver._tls_cache.bytes == TLS_COST + len("wessex.gov.uk")
 
     serve(demo_directory, scenario)
