@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import boundary, logs, problems
 from api.batcher import LookupBatcher
-from api.routes import admin, domains_dns, lookup
+from api.routes import admin, domains_dns, health, lookup
 from api.routes import decisions as decision_routes
 from api.routes import federation as federation_routes
 from api.routes import pki as pki_routes
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
     app.include_router(pki_routes.admin)
     app.include_router(pki_routes.public)
     app.include_router(federation_routes.router)
+    app.include_router(health.router)
     offline_docs(app)  # last: a lookup never tries these routes first
     return app
 

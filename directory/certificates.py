@@ -28,8 +28,10 @@ from directory.snapshot import Ticks
 from directory.store.certificates import CertificateRecords, StoreLedger, serial_text
 from directory.store.store import DirectoryStore
 from directory.store.writer import Writer
+from pki import storage
 from pki.authority import CertificateAuthority
 from pki.currency import ca_warnings
+from pki.errors import PkiError
 from pki.hierarchy import create_ca
 from pki.ocsp import HttpReply, OcspResponder
 from pki.profiles import PkiProfile, load_profile
@@ -76,6 +78,28 @@ def initialise_ca(settings: Settings, clock: Clock) -> Path:
 
 def ca_exists(settings: Settings) -> bool:
     return (settings.ca_path / "issuing.pem").is_file()
+
+
+def ca_public_certificates(settings: Settings) -> dict[str, x509.Certificate]:
+    """The CA's certificates by role (root, issuing, ocsp-responder), read without the
+    passphrase; {} when there is no CA. PkiError when a file cannot be read."""
+    if not ca_exists(settings):
+        return {}
+    paths = storage.CaPaths(settings.ca_path)
+    return {
+        "root": storage.read_certificate(paths.root_cert),
+        "issuing": storage.read_certificate(paths.issuing_cert),
+        "ocsp-responder": storage.read_certificate(paths.ocsp_cert),
+    }
+
+
+def ca_currency_warnings(settings: Settings) -> list[str]:
+    """What the CA should act on to stay current with the S/MIME BR (pki/currency.py)."""
+    try:
+        chain = ca_public_certificates(settings)
+    except PkiError:
+        return ["the CA certificates cannot be read: run `clearance ca show`"]
+    return ca_warnings(chain["root"], chain["issuing"]) if chain else []
 
 
 class Certificates:

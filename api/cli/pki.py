@@ -44,19 +44,14 @@ def ca_show(as_json: bool = typer.Option(False, "--json")) -> None:
     from cryptography.hazmat.primitives import hashes
 
     from directory import certificates as certs
-    from pki import currency, storage
+    from pki import currency
 
     directory = open_directory()
     settings = directory.settings
     directory.close()
-    if not certs.ca_exists(settings):
+    chain = certs.ca_public_certificates(settings)
+    if not chain:
         raise malformed(f"no CA at {settings.ca_path}: run `clearance ca init`")
-    paths = storage.CaPaths(settings.ca_path)
-    chain = {
-        "root": storage.read_certificate(paths.root_cert),
-        "issuing": storage.read_certificate(paths.issuing_cert),
-        "ocsp-responder": storage.read_certificate(paths.ocsp_cert),
-    }
     rows = [
         {
             "role": role,

@@ -39,13 +39,15 @@ PKI_PUBLIC = {
     ("POST", "/pki/ocsp"),
     ("GET", "/pki/ocsp/{encoded:path}"),
 }
-# Documentation is public; nothing else is.
+# Documentation and the health probes are public; nothing else is.
 PUBLIC = {
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/openapi.json"),
     ("GET", "/redoc"),
     ("GET", "/static-offline-docs"),  # the documentation's scripts and styles (fastapi-offline)
+    ("GET", "/healthz"),  # probes: the process is up
+    ("GET", "/readyz"),  # probes: store and schema (checks and CA warnings, no register data)
 }
 
 
