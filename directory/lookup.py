@@ -130,6 +130,15 @@ class Lookup:
         return level
 
     # --- public entry points --------------------------------------------------------------
+    def reread(self) -> tuple[int, Snapshot]:
+        """The store's change sequence now and a register snapshot at least that new, read
+        from the store whatever the refresh interval (for a caller that keeps its own caches
+        by that sequence, such as the gateway)."""
+        seq = self.store.state().seq  # first: the snapshot is at least this new
+        self.snapshots.invalidate()
+        return seq, self.snapshots.current()
+
+
     def cached(
         self, address: str, classification: str | None = None, detail: DetailRule = no_detail
     ) -> dict[str, Any] | None:

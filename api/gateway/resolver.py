@@ -300,14 +300,9 @@ class Resolver:
         return None
 
     async def _refresh_once(self) -> None:
-        def read() -> tuple[int, Snapshot]:
-            seq = self.lookup.store.state().seq  # first: the snapshot is at least this new
-            self.lookup.snapshots.invalidate()
-            return seq, self.lookup.snapshots.current()
-
         if self._reading is None or self._reading.done():  # never pile up stuck reads
             assert self._loop is not None
-            self._reading = self._loop.run_in_executor(None, read)
+            self._reading = self._loop.run_in_executor(None, self.lookup.reread)
         try:
             seq, snapshot = await asyncio.wait_for(
                 asyncio.shield(self._reading), timeout=self.rules.lookup_timeout
