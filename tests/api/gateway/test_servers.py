@@ -17,14 +17,17 @@ from tests.api.gateway.client import PolicyClient, SocketmapClient
 Scenario = Callable[[Gateway], Awaitable[None]]
 
 
+SCENARIO_SECONDS = 120.0  # each takes about a second: a hang fails here, not at pytest's 600 s
+
+
 def serve(directory: Directory, scenario: Scenario, **overrides: Any) -> None:
     async def main() -> None:
         gateway = Gateway(directory, gateway_rules(directory, **overrides))
         await gateway.start("127.0.0.1", 0, 0)
         try:
-            await scenario(gateway)
+            await asyncio.wait_for(scenario(gateway), SCENARIO_SECONDS)
         finally:
-            await gateway.stop()
+            await asyncio.wait_for(gateway.stop(), 30.0)
 
     asyncio.run(main())
 
