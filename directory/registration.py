@@ -404,12 +404,7 @@ class Registration:
             _no_subaddress(addr, dom)
             if exclusions:
                 raise malformed("exclusions apply to domain-wide entries only", field="exclusions")
-            try:
-                clean_role = RecipientRole(role)
-            except ValueError:
-                raise malformed(
-                    f"role must be one of {', '.join(r.value for r in RecipientRole)}", field="role"
-                ) from None
+            clean_role = _role(role)
             kind, stored_address, excluded = RecipientKind.MAILBOX, addr.text, []
         else:
             dom = self._own_domain(org_id, normalise_domain(_required(domain, "domain", limit=253)))
@@ -461,12 +456,7 @@ class Registration:
             if dom is None:
                 raise conflict(f"{addr.domain} is not a domain of this organisation")
             _no_subaddress(addr, dom)
-            try:
-                clean_role = RecipientRole(m.role)
-            except ValueError:
-                raise malformed(
-                    f"role must be one of {', '.join(r.value for r in RecipientRole)}", field="role"
-                ) from None
+            clean_role = _role(m.role)
             new_rows.append(
                 {
                     "id": str(uuid.uuid4()),
@@ -517,10 +507,7 @@ class Registration:
         if role is not None:
             if entry.kind is RecipientKind.DOMAIN:
                 raise malformed("a domain-wide entry has no role", field="role")
-            try:
-                changes["role"] = RecipientRole(role).value
-            except ValueError:
-                raise malformed("unknown role", field="role") from None
+            changes["role"] = _role(role).value
         if display_name is not None:
             changes["display_name"] = _text(display_name, "display_name", required=False)
         if mailbox_verified is not None:
@@ -695,3 +682,12 @@ class Registration:
         now = self.clock()
         with self.store.write(p.name, now) as w:
             w.update(t.api_keys, key_id, {"revoked_at": now}, "api-key.revoke")
+
+
+def _role(value: str) -> RecipientRole:
+    """A mailbox entry's role, or malformed naming the roles there are."""
+    try:
+        return RecipientRole(value)
+    except ValueError:
+        roles = ", ".join(r.value for r in RecipientRole)
+        raise malformed(f"role must be one of {roles}", field="role") from None
