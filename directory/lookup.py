@@ -138,7 +138,6 @@ class Lookup:
         self.snapshots.invalidate()
         return seq, self.snapshots.current()
 
-
     def cached(
         self, address: str, classification: str | None = None, detail: DetailRule = no_detail
     ) -> dict[str, Any] | None:
