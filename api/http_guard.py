@@ -20,12 +20,13 @@ are read (api/boundary.py, 413). What it leaves open, and this class closes:
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from typing import Any
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from api.problems import problem
 
 MAX_HEAD_BYTES = 32 * 1024  # as nginx's large_client_header_buffers (4 x 8k)
 MAX_HEADERS = 100  # as Python's http.client; a browser or sharing tool sends about 20
@@ -160,18 +161,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def _refuse(self, status: int, kind: str, detail: str) -> None:
-        """A problem+json reply, then close: nothing of the request reaches the application."""
+        """A problem+json reply (api/problems.py makes it), then close: nothing of the request
+        reaches the application."""
         self._refused = True
         self._disarm()
         title = STATUS_LINE[status].decode().split(" ", 2)[2].strip()
-        body = json.dumps(
-            {
-                "type": f"urn:clearance:problem:{kind}",
-                "title": title,
-                "status": status,
-                "detail": detail,
-            }
-        ).encode()
+        body = bytes(problem(status, kind, title, detail).body)
         self.transport.write(
             STATUS_LINE[status]
             + b"content-type: application/problem+json\r\n"

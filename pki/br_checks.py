@@ -20,6 +20,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
 
@@ -58,7 +59,7 @@ def _hash_of(
 ) -> hashes.HashAlgorithm | None:
     try:
         return signed.signature_hash_algorithm
-    except Exception:  # an algorithm cryptography does not know: the OID check still applies
+    except UnsupportedAlgorithm:  # one cryptography does not know: the OID check still applies
         return None
 
 

@@ -40,7 +40,6 @@ async def readyz(request: Request) -> Response:
     if all(c["ok"] for c in checks):
         return JSONResponse({"status": "ready", "checks": checks, "warnings": warnings})
     failed = "; ".join(f"{c['name']}: {c['detail']}" for c in checks if not c["ok"])
-    log.warning("not ready: %s", failed)
     return problem(
         503, "not-ready", "Not ready", failed, "/readyz", checks=checks, warnings=warnings
     )
@@ -51,13 +50,18 @@ def _checks(directory: Directory) -> tuple[list[dict[str, Any]], list[str]]:
     try:
         seq = directory.store.state().seq
         checks.append({"name": "store", "ok": True, "detail": f"change sequence {seq}"})
-    except Exception as exc:  # the store is down: not ready (the detail names no secret)
-        checks.append({"name": "store", "ok": False, "detail": type(exc).__name__})
-    try:
-        directory.check_schema()
-        checks.append({"name": "schema", "ok": True, "detail": "current"})
-    except DirectoryError as exc:
-        checks.append({"name": "schema", "ok": False, "detail": exc.kind.value})
+    except Exception as exc:  # the store is down: not ready, logged here once per probe
+        log.warning("not ready: the store does not answer: %s", exc)
+        checks.append({"name": "store", "ok": False, "detail": "does not answer"})
+    if not checks[0]["ok"]:  # the store does not answer: its schema cannot be read either
+        checks.append({"name": "schema", "ok": False, "detail": "not checked"})
+    else:
+        try:
+            directory.check_schema()
+            checks.append({"name": "schema", "ok": True, "detail": "current"})
+        except DirectoryError as exc:
+            log.warning("not ready: %s", exc.detail)
+            checks.append({"name": "schema", "ok": False, "detail": exc.kind.value})
     mailboxes = directory.store.mailboxes
     reading = getattr(mailboxes, "reading_mirror", None)
     mirror = "off" if reading is None else ("current" if reading else "bypassed: reading the store")

@@ -39,7 +39,8 @@ def test_not_ready_when_the_store_fails(client: TestClient, directory: Directory
     assert reply.status_code == 503 and reply.headers["content-type"] == PROBLEM
     body = reply.json()
     assert body["type"] == "urn:clearance:problem:not-ready"
-    assert [c["name"] for c in body["checks"] if not c["ok"]] == ["store"]
+    failed = {c["name"]: c["detail"] for c in body["checks"] if not c["ok"]}
+    assert failed == {"store": "does not answer", "schema": "not checked"}
     assert "directory_state" not in reply.text  # what failed, not the database's message
 
 
