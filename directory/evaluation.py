@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import NamedTuple
 
 from directory.classification import Level
@@ -174,19 +175,40 @@ def describe_transport(posture: Posture) -> str:
     return " and ".join(parts) or "no transport security"
 
 
-def handling(
-    requirement: Requirement | None, posture: Posture | None, has_cert: bool
-) -> dict[str, str]:
+class Delivery(StrEnum):
+    """How a gateway must deliver to the recipient (the answer's handling.transport)."""
+
+    TLS_PREFERRED = "tls-preferred"
+    TLS_REQUIRED = "tls-required"
+    DANE_REQUIRED = "dane-required"
+
+
+class Encryption(StrEnum):
+    """Whether the message must, may or cannot be S/MIME-encrypted (handling.encryption)."""
+
+    NONE = "none"
+    SMIME_AVAILABLE = "smime-available"
+    SMIME_REQUIRED = "smime-required"
+    SMIME_UNAVAILABLE = "smime-unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class Handling:
+    transport: Delivery
+    encryption: Encryption
+
+
+def handling(requirement: Requirement | None, posture: Posture | None, has_cert: bool) -> Handling:
     if requirement is None or not requirement.permitted or requirement.transport is Transport.NONE:
-        transport = "tls-preferred"
+        transport = Delivery.TLS_PREFERRED
     elif requirement.transport in (Transport.DANE,) or (
         requirement.transport is Transport.MTA_STS_OR_DANE and posture is not None and posture.dane
     ):
-        transport = "dane-required"
+        transport = Delivery.DANE_REQUIRED
     else:
-        transport = "tls-required"
+        transport = Delivery.TLS_REQUIRED
     if requirement is not None and requirement.certificate:
-        encryption = "smime-required" if has_cert else "smime-unavailable"
+        encryption = Encryption.SMIME_REQUIRED if has_cert else Encryption.SMIME_UNAVAILABLE
     else:
-        encryption = "smime-available" if has_cert else "none"
-    return {"transport": transport, "encryption": encryption}
+        encryption = Encryption.SMIME_AVAILABLE if has_cert else Encryption.NONE
+    return Handling(transport, encryption)

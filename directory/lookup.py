@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
 
+from directory import decision
 from directory.address import Address, normalise
 from directory.classification import Level
+from directory.decision import Answer
 from directory.errors import DirectoryError, ErrorKind, malformed
-from directory.evaluation import Evaluation, RecipientFacts, handling
+from directory.evaluation import Evaluation, Handling, RecipientFacts, handling
 from directory.federation.match import MATCHED as FEDERATED
-from directory.federation.match import Unmatched, match_federated
+from directory.federation.match import Match, Unmatched, match_federated
 from directory.federation.records import FederatedDomain
 from directory.model import Domain, Posture, RecipientKind, TrustLevel
 from directory.policy import Policy
@@ -137,6 +139,31 @@ class Lookup:
         seq = self.store.state().seq  # first: the snapshot is at least this new
         self.snapshots.invalidate()
         return seq, self.snapshots.current()
+
+    def decide(
+        self, address: str, classification: str | None = None, detail: DetailRule = no_detail
+    ) -> Answer:
+        """The answer directory/decision.py gives, its inputs read from the store and the
+        register snapshot now, with no answer cache: the oracle the cached paths are tested
+        against."""
+        level = self.classification(classification)
+        addr = normalise(address)
+        snapshot = self.snapshots.current()
+        now = self.clock()
+        domain = snapshot.domains.get(addr.domain)
+        mailbox: MailboxRow | None = None
+        federated: Match | Unmatched | None = None
+        if domain is not None:
+            base = addr.base_text(domain.subaddress_separator)
+            mailbox = self._read(self.store.mailboxes.find_one, base)
+        elif (found := snapshot.federated.get(addr.domain)) is not None:
+            mailboxes = FederationStore(self.store)
+            federated = match_federated(
+                self.policy, found, addr, now, lambda b: self._read(mailboxes.mailbox, b)
+            )
+        return decision.decide(
+            self.policy, snapshot, addr, level, detail, now, mailbox=mailbox, federated=federated
+        )
 
     def cached(
         self, address: str, classification: str | None = None, detail: DetailRule = no_detail
@@ -297,8 +324,9 @@ class Lookup:
         match = match_federated(
             self.policy, found, addr, now, lambda base: self._read(mailboxes.mailbox, base)
         )
-        if isinstance(match, Unmatched):
-            return self._unknown(snapshot, addr, level, match.code, may_see, None), False
+        if isinstance(match, Unmatched):  # until the list expires: then its reason changes
+            ends = found.list_valid_until if now < found.list_valid_until else None
+            return self._unknown(snapshot, addr, level, match.code, may_see, ends), False
         cap = match.valid_until
         if not match.trusted and not may_see:
             return self._unknown(snapshot, addr, level, None, False, cap), False
@@ -595,9 +623,13 @@ def known_shape(
         level.name if level else None,
         _permitted(level, max_level),
         organisation,
-        tuple(handling(requirement, posture, facts.has_certificate).items()),
+        _handling_pairs(handling(requirement, posture, facts.has_certificate)),
         tuple((r.code, r.classification, r.message) for r in evaluation.reasons),
     )
+
+
+def _handling_pairs(found: Handling) -> tuple[tuple[str, str], ...]:
+    return (("transport", found.transport.value), ("encryption", found.encryption.value))
 
 
 def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:

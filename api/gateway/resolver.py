@@ -42,7 +42,7 @@ from api.gateway.rules import GatewayRules
 from directory.address import normalise_domain
 from directory.cache import SeqCache
 from directory.errors import DirectoryError, ErrorKind
-from directory.evaluation import handling
+from directory.evaluation import Delivery, handling
 from directory.model import Transport
 from directory.service import Directory
 from directory.snapshot import Snapshot
@@ -290,10 +290,10 @@ class Resolver:
         if domain is None:
             return None
         requirement = snapshot.policy.requirement(self.rules.tls_level)
-        transport = handling(requirement, domain.posture, False)["transport"]
-        if transport == "dane-required":
+        transport = handling(requirement, domain.posture, False).transport
+        if transport is Delivery.DANE_REQUIRED:
             return self.rules.tls_dane
-        if transport == "tls-required":
+        if transport is Delivery.TLS_REQUIRED:
             if requirement.transport is Transport.TLS:
                 return self.rules.tls_encrypt
             return self.rules.tls_secure

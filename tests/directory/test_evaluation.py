@@ -16,7 +16,15 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from directory.evaluation import Evaluation, RecipientFacts, evaluate, handling
+from directory.evaluation import (
+    Delivery,
+    Encryption,
+    Evaluation,
+    Handling,
+    RecipientFacts,
+    evaluate,
+    handling,
+)
 from directory.lookup import all_detail, no_detail
 from directory.model import (
     Accreditation,
@@ -443,20 +451,18 @@ def test_nothing_lapses_for_an_untrusted_recipient() -> None:
 def test_handling() -> None:
     official, sens, secret, _ = UK.requirements
     dane = posture(mta_sts=None, dane=True)
-    assert handling(None, None, False) == {"transport": "tls-preferred", "encryption": "none"}
-    assert handling(official, GOOD_POSTURE, True) == {
-        "transport": "tls-preferred",
-        "encryption": "smime-available",
-    }
-    assert handling(sens, GOOD_POSTURE, False)["transport"] == "tls-required"
-    assert handling(sens, dane, False)["transport"] == "dane-required"
-    assert handling(secret, dane, True)["transport"] == "tls-preferred"
+    assert handling(None, None, False) == Handling(Delivery.TLS_PREFERRED, Encryption.NONE)
+    assert handling(official, GOOD_POSTURE, True) == Handling(
+        Delivery.TLS_PREFERRED, Encryption.SMIME_AVAILABLE
+    )
+    assert handling(sens, GOOD_POSTURE, False).transport == "tls-required"
+    assert handling(sens, dane, False).transport == "dane-required"
+    assert handling(secret, dane, True).transport == "tls-preferred"
     protected = AU.requirement(AU.scheme.resolve("PROTECTED"))
-    assert handling(protected, dane, True) == {
-        "transport": "dane-required",
-        "encryption": "smime-required",
-    }
-    assert handling(protected, dane, False)["encryption"] == "smime-unavailable"
+    assert handling(protected, dane, True) == Handling(
+        Delivery.DANE_REQUIRED, Encryption.SMIME_REQUIRED
+    )
+    assert handling(protected, dane, False).encryption == "smime-unavailable"
 
 
 # --- the codes only a lookup gives ----------------------------------------------------------

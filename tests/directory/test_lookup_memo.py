@@ -12,6 +12,7 @@ import pytest
 
 from directory import certificates as certs
 from directory import demo
+from directory.answer_json import answer_json
 from directory.authz import Principal, detail_rule
 from directory.errors import DirectoryError, ErrorKind
 from directory.lookup import DetailRule, Lookup, all_detail, no_detail
@@ -155,20 +156,23 @@ def rules(d: Directory) -> list[DetailRule]:
 
 
 def assert_same(d: Directory, lookup: Lookup, addresses: list[str]) -> None:
-    """Cached answers (asked twice: the second comes from the cache) equal the uncached ones,
-    byte for byte once encoded, single and in batches."""
+    """Cached answers (asked twice: the second comes from the cache) and uncached ones equal
+    what decide() says (directory/decision.py), byte for byte once encoded, single and in
+    batches."""
     lookup.snapshots.invalidate()  # the refresh interval has passed
     reference = uncached(d)
     for detail in rules(d):
         for name in CLASSIFICATIONS:
-            for address in addresses:
-                want = orjson.dumps(reference.lookup(address, name, detail))
+            decided = [answer_json(reference.decide(a, name, detail)) for a in addresses]
+            for address, oracle in zip(addresses, decided, strict=True):
+                want = orjson.dumps(oracle)  # decide(), called directly
+                assert orjson.dumps(reference.lookup(address, name, detail)) == want, address
+                got = lookup.lookup(address, name, detail)  # from the cache if it holds it
+                assert orjson.dumps(got) == want, address
                 assert orjson.dumps(lookup.lookup(address, name, detail)) == want, address
-                assert orjson.dumps(lookup.lookup(address, name, detail)) == want, address
-            batch = lookup.lookup_many(addresses, name, detail)
-            assert orjson.dumps(batch) == orjson.dumps(
-                reference.lookup_many(addresses, name, detail)
-            )
+            want = orjson.dumps(decided)
+            assert orjson.dumps(lookup.lookup_many(addresses, name, detail)) == want
+            assert orjson.dumps(reference.lookup_many(addresses, name, detail)) == want
 
 
 @pytest.fixture

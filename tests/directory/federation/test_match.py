@@ -13,6 +13,7 @@ from pki.signing import public_key_pem
 from tests.conftest import ADMIN
 from tests.directory.federation.conftest import Pair
 from tests.directory.test_lookup import register
+from tests.directory.test_lookup_memo import assert_same, cached, demo_addresses
 from tests.support.answers import ANSWER_KEYS
 
 
@@ -180,3 +181,19 @@ def test_sub_addresses_match_as_the_peer_matches_them(pair: Pair) -> None:
     clerk = pair.look("clerk+case-42@melchester.gov.uk", "OFFICIAL")
     assert clerk["matched"] == "federated" and clerk["permitted"] is True
     assert clerk["organisation"]["name"] == "Melchester CC"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_federated_answers_equal_what_decide_says_as_the_clock_moves(pair: Pair) -> None:
+    """The differential test (tests/directory/test_lookup_memo.py) on federated entries: cached
+    answers equal decide()'s across the posture ageing and the list's expiry, and a re-import."""
+    pair.import_(pair.signed(pair.payload(valid_seconds=3 * 86400)))
+    addresses = [*demo_addresses(), "J.Smith+tag@Wessex.gov.uk"]
+    lookup = cached(pair.b)
+    assert_same(pair.b, lookup, addresses)
+    for seconds in (3600, 7 * 86400, 86400, 2 * 86400):
+        pair.later(seconds)
+        assert_same(pair.b, lookup, addresses)
+    pair.a.lookup.snapshots.invalidate()
+    pair.import_(pair.signed())
+    assert_same(pair.b, lookup, addresses)
