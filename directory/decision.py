@@ -15,14 +15,13 @@ what the caches give with what `decide` says.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Protocol
 
 from directory.address import Address
+from directory.answer import Answer, AnswerOrganisation, Matched, Verdict
 from directory.classification import Level
-from directory.evaluation import Evaluation, Handling, RecipientFacts, evaluate, handling
+from directory.evaluation import Evaluation, RecipientFacts, evaluate, handling
 from directory.federation.match import Match, Unmatched
 from directory.model import (
     Accreditation,
@@ -30,23 +29,16 @@ from directory.model import (
     Organisation,
     Posture,
     Recipient,
-    Sector,
     Sponsorship,
     TrustLevel,
 )
 from directory.policy import Policy
-from directory.reasons import Reason, reason
+from directory.reasons import reason
 from directory.store.fastpath import LiveCertificate, MailboxRow
 from directory.trust import domain_trust, organisation_trust
 
 # Given an organisation id, may this caller see details (pending, suspended, reasons)?
 DetailRule = Callable[[str | None], bool]
-
-
-class Matched(StrEnum):
-    MAILBOX = "mailbox"
-    DOMAIN = "domain"  # the domain-wide entry
-    FEDERATED = "federated"  # an entry imported from a federated directory
 
 
 class Register(Protocol):
@@ -62,50 +54,6 @@ class Register(Protocol):
     def accreditations(self) -> Mapping[str, list[Accreditation]]: ...  # by organisation id
     @property
     def sponsorships(self) -> Mapping[str, list[Sponsorship]]: ...  # by sponsored id
-
-
-@dataclass(frozen=True, slots=True)
-class AnswerOrganisation:
-    id: str
-    name: str
-    sector: Sector
-    directory: str | None = None  # the federated peer that listed it; None when local
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """What an answer says apart from whom it is for and when: the same for every address with
-    the same evaluation, so caches share one (and its rendering) among many answers."""
-
-    known: bool
-    matched: Matched | None
-    trust_level: TrustLevel
-    max_classification: Level | None
-    classification: Level | None  # the level asked, or None
-    permitted: bool | None  # None when no level was asked
-    organisation: AnswerOrganisation | None
-    handling: Handling | None
-    reasons: tuple[Reason, ...]  # one at least for every classification refused
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    address: str  # normalised
-    verdict: Verdict
-    recipient_name: str | None
-    certificates: tuple[LiveCertificate, ...]  # live at checked_at
-    checked_at: datetime  # the whole second it was given in
-    valid_until: datetime  # a caller may rely on it until then, never past a change it foresees
-    policy_name: str
-    policy_digest: str
-
-    @property
-    def permitted(self) -> bool | None:
-        return self.verdict.permitted
-
-    @property
-    def trust_level(self) -> TrustLevel:
-        return self.verdict.trust_level
 
 
 def decide(
@@ -187,12 +135,14 @@ def _federated(
         return unknown(policy, level, found.code if may_see else None), None, (), None
     if not found.trusted and not may_see:
         return unknown(policy, level, None), None, (), None
-    fields = dict(found.organisation)
-    organisation = AnswerOrganisation(
-        fields["id"], fields["name"], Sector(fields["sector"]), fields["directory"]
-    )
     verdict = known(
-        policy, found.evaluation, Matched.FEDERATED, level, organisation, found.posture, found.facts
+        policy,
+        found.evaluation,
+        Matched.FEDERATED,
+        level,
+        found.organisation,
+        found.posture,
+        found.facts,
     )
     return verdict, None, (), found.valid_until
 

@@ -12,7 +12,6 @@ they see an unknown one, so the directory cannot be used to harvest pending appl
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,17 +20,16 @@ from typing import Any, Final, TypeVar
 
 from directory import decision
 from directory.address import Address, normalise
+from directory.answer import Answer, AnswerOrganisation, Matched
+from directory.answer_json import pem, stamp
 from directory.classification import Level
-from directory.decision import Answer
 from directory.errors import DirectoryError, ErrorKind, malformed
-from directory.evaluation import Evaluation, Handling, RecipientFacts, handling
-from directory.federation.match import MATCHED as FEDERATED
+from directory.evaluation import Evaluation, RecipientFacts
 from directory.federation.match import Match, Unmatched, match_federated
 from directory.federation.records import FederatedDomain
-from directory.model import Domain, Posture, RecipientKind, TrustLevel
+from directory.model import Domain, TrustLevel
 from directory.policy import Policy
-from directory.reasons import Reason, reason
-from directory.snapshot import AnswerParts, Shape, Snapshot, SnapshotHolder, Table, Ticks
+from directory.snapshot import AnswerParts, Snapshot, SnapshotHolder, Table, Ticks
 from directory.store.fastpath import LiveCertificate, MailboxRow
 from directory.store.federation import FederationStore
 from directory.store.store import DirectoryStore
@@ -330,9 +328,9 @@ class Lookup:
         cap = match.valid_until
         if not match.trusted and not may_see:
             return self._unknown(snapshot, addr, level, None, False, cap), False
-        shape = known_shape(
-            self.policy, match.evaluation, FEDERATED, level, match.organisation, match.posture,
-            match.facts,
+        shape = decision.known(
+            self.policy, match.evaluation, Matched.FEDERATED, level, match.organisation,
+            match.posture, match.facts,
         )  # fmt: skip
         return (addr.text, snapshot.shape_id(shape), None, (), cap, cap), match.trusted
 
@@ -486,7 +484,7 @@ class Lookup:
         snapshot: Snapshot,
         domain: Domain,
         facts: RecipientFacts,
-        matched: str,
+        matched: Matched,
         level: Level | None,
         evaluation: Evaluation,
     ) -> AnswerParts:
@@ -497,11 +495,11 @@ class Lookup:
         if cached is not None and cached.evaluation is evaluation:
             return cached
         org = snapshot.organisations[domain.organisation_id]
-        organisation = (("id", org.id), ("name", org.name), ("sector", org.sector.value))
-        shape = known_shape(
+        organisation = AnswerOrganisation(org.id, org.name, org.sector)
+        verdict = decision.known(
             self.policy, evaluation, matched, level, organisation, domain.posture, facts
         )
-        parts = AnswerParts(evaluation, snapshot.shape_id(shape))
+        parts = AnswerParts(evaluation, snapshot.shape_id(verdict))
         snapshot.answer_parts[key] = parts
         return parts
 
@@ -519,33 +517,9 @@ class Lookup:
         key = (detail_code, level.rank if level else None)
         shape = snapshot.unknown_shapes.get(key)
         if shape is None:
-            reasons = tuple(
-                (r.code, r.classification, r.message) for r in self._unknown_list(detail_code)
-            )
-            shape = snapshot.unknown_shapes[key] = snapshot.shape_id(
-                (
-                    False,
-                    None,
-                    _NONE,
-                    None,
-                    level.name if level else None,
-                    False if level else None,
-                    None,
-                    None,
-                    reasons,
-                )
-            )
+            verdict = decision.unknown(self.policy, level, detail_code)
+            shape = snapshot.unknown_shapes[key] = snapshot.shape_id(verdict)
         return (addr.text, shape, None, (), None, stale_at)
-
-    def _unknown_list(self, code: str | None) -> list[Reason]:
-        out = []
-        for requirement in self.policy.requirements:
-            name = requirement.level.name
-            if not requirement.permitted:
-                out.append(reason("policy.secret-not-by-email", name))
-            else:
-                out.append(reason(code or "recipient.not-verified", name))
-        return out
 
     def _moment_of(self, now: datetime) -> Moment:
         """The time stamps of the second `now` falls in, made once a second."""
@@ -557,9 +531,9 @@ class Lookup:
         moment = self._moment = Moment(
             second,
             second + _ONE_SECOND,
-            _stamp(second),
+            stamp(second),
             until,
-            _stamp(until),
+            stamp(until),
             self._policy_name,
             self._policy_digest,
         )
@@ -591,45 +565,15 @@ def _render(snapshot: Snapshot, body: Body, now: datetime, moment: Moment) -> di
     )
     answer["checked_at"] = moment.checked_at
     answer["valid_until"] = (
-        _stamp(cap) if cap is not None and cap < moment.until else moment.until_text
+        stamp(cap) if cap is not None and cap < moment.until else moment.until_text
     )
     return answer
 
 
 _ONE_SECOND = timedelta(seconds=1)
-_MAILBOX = RecipientKind.MAILBOX.value
-_DOMAIN = RecipientKind.DOMAIN.value
+_MAILBOX = Matched.MAILBOX
+_DOMAIN = Matched.DOMAIN
 _DOMAIN_FACTS = RecipientFacts("domain", False, False)
-
-
-def known_shape(
-    policy: Policy,
-    evaluation: Evaluation,
-    matched: str,
-    level: Level | None,
-    organisation: tuple[tuple[str, str], ...],
-    posture: Posture | None,
-    facts: RecipientFacts,
-) -> Shape:
-    """What every answer for a known recipient with this evaluation says, asked at `level`."""
-    max_level = evaluation.max_level
-    asked = level or max_level
-    requirement = policy.requirement(asked) if asked is not None else None
-    return (
-        True,
-        matched,
-        evaluation.trust.level.label,
-        max_level.name if max_level else None,
-        level.name if level else None,
-        _permitted(level, max_level),
-        organisation,
-        _handling_pairs(handling(requirement, posture, facts.has_certificate)),
-        tuple((r.code, r.classification, r.message) for r in evaluation.reasons),
-    )
-
-
-def _handling_pairs(found: Handling) -> tuple[tuple[str, str], ...]:
-    return (("transport", found.transport.value), ("encryption", found.encryption.value))
 
 
 def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -640,18 +584,5 @@ def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
     return a if a <= b else b
 
 
-def _permitted(level: Level | None, max_level: Level | None) -> bool | None:
-    if level is None:
-        return None
-    return max_level is not None and level.rank <= max_level.rank
-
-
 def _certificate(cert: LiveCertificate) -> tuple[str, str, str]:
-    body = base64.encodebytes(cert.der).decode("ascii").replace("\n", "")
-    lines = "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
-    pem = f"-----BEGIN CERTIFICATE-----\n{lines}\n-----END CERTIFICATE-----\n"
-    return (cert.serial, _stamp(cert.not_after), pem)
-
-
-def _stamp(when: datetime) -> str:
-    return when.isoformat().replace("+00:00", "Z")
+    return (cert.serial, stamp(cert.not_after), pem(cert.der))

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from directory.answer import Verdict
+from directory.answer_json import verdict_json
 from directory.evaluation import Evaluation, RecipientFacts, evaluate
 from directory.federation.records import FederatedDomain
 from directory.model import (
@@ -37,22 +39,6 @@ from directory.trust import Trust, domain_trust, organisation_trust
 # code compares two readings and never a reading with a constant; tests inject one that starts
 # near zero, as on a freshly booted host.
 Ticks = Callable[[], float]
-
-# What an answer says apart from its address, recipient name, certificates and time stamps:
-# known, matched, trust_level, max_classification, classification, permitted, organisation and
-# handling as (field, value) pairs, and reasons as (code, classification, message). A plain tuple
-# of strings and tuples, shared by every answer of the same shape (see Lookup).
-Shape = tuple[
-    bool,
-    str | None,
-    str,
-    str | None,
-    str | None,
-    bool | None,
-    tuple[tuple[str, str], ...] | None,
-    tuple[tuple[str, str], ...] | None,
-    tuple[tuple[str, str, str], ...],
-]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +70,14 @@ class Snapshot:
     answer_parts: dict[tuple[str, RecipientFacts, int | None], AnswerParts] = field(
         default_factory=dict
     )
-    # every distinct answer shape, numbered (cached answers name theirs by number), as the answer
-    # it renders to without its address, certificates and time stamps: see _rendered
+    # every distinct verdict (directory/answer.py), numbered (cached answers name theirs by
+    # number), as the answer it renders to without its address, certificates and time stamps
     rendered: list[dict[str, Any]] = field(default_factory=list)
-    _shape_ids: dict[Shape, int] = field(default_factory=dict)  # shape -> its number
+    _shape_ids: dict[Verdict, int] = field(default_factory=dict)  # verdict -> its number
     # by (reason code shown, rank asked): the number of an untrusted answer's shape
     unknown_shapes: dict[tuple[str | None, int | None], int] = field(default_factory=dict)
 
-    def shape_id(self, shape: Shape) -> int:
+    def shape_id(self, shape: Verdict) -> int:
         found = self._shape_ids.get(shape)
         if found is None:
             with _SHAPES_LOCK:
@@ -191,29 +177,18 @@ class Snapshot:
 _NEVER = datetime.max.replace(tzinfo=UTC)
 
 
-def _rendered(shape: Shape, policy: Policy) -> dict[str, Any]:
-    """A shape as the answer dict it becomes, in the answer's key order: Lookup copies it and
-    fills in the address, certificates and time stamps. Its nested dicts and lists are shared
-    by every answer of the shape, and read-only (directory/readonly.py)."""
-    known, matched, trust, top, asked, permitted, organisation, handling, reasons = shape
-    return {
-        "address": None,
-        "known": known,
-        "matched": matched,
-        "trust_level": trust,
-        "max_classification": top,
-        "classification": asked,
-        "permitted": permitted,
-        "organisation": ReadOnlyDict(organisation) if organisation is not None else None,
-        "handling": ReadOnlyDict(handling) if handling is not None else None,
-        "certificates": None,
-        "reasons": ReadOnlyList(
-            ReadOnlyDict(code=c, classification=k, message=m) for c, k, m in reasons
-        ),
-        "checked_at": None,
-        "valid_until": None,
-        "policy": ReadOnlyDict(name=policy.name, digest=policy.digest),
-    }
+def _rendered(verdict: Verdict, policy: Policy) -> dict[str, Any]:
+    """A verdict as the answer dict it becomes (directory/answer_json.py), in the answer's key
+    order: Lookup copies it and fills in the address, certificates and time stamps. Its nested
+    dicts and lists are shared by every answer of the verdict, and read-only
+    (directory/readonly.py)."""
+    out = verdict_json(verdict)
+    for key in ("organisation", "handling"):
+        if out[key] is not None:
+            out[key] = ReadOnlyDict(out[key])
+    out["reasons"] = ReadOnlyList(ReadOnlyDict(r) for r in out["reasons"])
+    out["policy"] = ReadOnlyDict(name=policy.name, digest=policy.digest)
+    return out
 
 
 _SHAPES_LOCK = threading.Lock()

@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from directory.address import Address
+from directory.answer import AnswerOrganisation
 from directory.classification import Level
 from directory.evaluation import Evaluation, RecipientFacts, evaluate
 from directory.federation.records import FederatedDomain, FederatedMailbox
 from directory.model import Domain, Organisation, OrgStatus, Posture, Sector, TrustLevel
 from directory.policy import Policy
 from directory.trust import Finding, Trust
-
-MATCHED = "federated"
 
 
 def federated_trust(found: FederatedDomain, policy: Policy) -> Trust | None:
@@ -93,7 +92,7 @@ class Match:
 
     evaluation: Evaluation
     facts: RecipientFacts
-    organisation: tuple[tuple[str, str], ...]  # id, name, sector, directory (the peer)
+    organisation: AnswerOrganisation  # its directory: the peer that listed it
     posture: Posture | None
     valid_until: datetime | None  # no answer outlives the evaluation or the peer's list
     trusted: bool
@@ -127,11 +126,8 @@ def match_federated(
     valid_until = evaluation.valid_until
     if valid_until is None or found.list_valid_until < valid_until:
         valid_until = found.list_valid_until
-    organisation = (
-        ("id", found.organisation_id),
-        ("name", found.organisation_name),
-        ("sector", found.sector),
-        ("directory", found.peer_name),
+    organisation = AnswerOrganisation(
+        found.organisation_id, found.organisation_name, Sector(found.sector), found.peer_name
     )
     trusted = evaluation.trust.level is not TrustLevel.NONE
     return Match(evaluation, facts, organisation, found.posture, valid_until, trusted)
