@@ -179,10 +179,10 @@ class Certificates:
         assert org is not None
         if org.status is not OrgStatus.ACTIVE:
             raise conflict(f"{org.name} is {org.status.value}: no certificate")
-        answer = self.lookup.lookup(entry.address or address, None, all_detail)
-        trust = TrustLevel.from_label(answer["trust_level"])
+        answer = self.lookup.answer(entry.address or address, None, all_detail)
+        trust = answer.trust_level
         if trust < TrustLevel.DOMAIN_VERIFIED:
-            codes = ", ".join(sorted({r["code"] for r in answer["reasons"]}))
+            codes = ", ".join(sorted({r.code for r in answer.verdict.reasons}))
             raise conflict(f"{entry.address} is not a verified recipient ({codes})")
         if (csr is None) == (pkcs12_passphrase is None):
             raise malformed("give exactly one of a CSR and a PKCS#12 passphrase")

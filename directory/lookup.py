@@ -73,7 +73,7 @@ Body = tuple[
     str,  # the address, normalised
     int,  # its shape's number: index in Snapshot.rendered
     str | None,  # the recipient's name
-    tuple[tuple[str, str, str], ...],  # certificates: serial, not_after, PEM
+    tuple[tuple[str, str, str, LiveCertificate], ...],  # certificates: serial, not_after, PEM
     datetime | None,  # CAP: valid_until is at most this (the evaluation's, a certificate's end)
     datetime | None,  # STALE_AT: from here on the clock alone may change the content
 ]
@@ -170,19 +170,37 @@ class Lookup:
         cache and the store are not touched: a caller may then gather misses into a batch)."""
         snapshot, table = self.snapshots.current_with_answers()
         entry = table.get((address, classification))
-        return None if entry is None else self._hit(snapshot, entry, detail, self.clock())
+        if entry is None:
+            return None
+        now = self.clock()
+        body = self._hit(entry, detail, now)
+        return None if body is None else _render(snapshot, body, now, self._moment_of(now))
 
     def lookup(
         self, address: str, classification: str | None = None, detail: DetailRule = no_detail
     ) -> dict[str, Any]:
+        """The answer as the JSON object the API gives (directory/answer_json.py's shape)."""
+        snapshot, body, now = self._one(address, classification, detail)
+        return _render(snapshot, body, now, self._moment_of(now))
+
+    def answer(
+        self, address: str, classification: str | None = None, detail: DetailRule = no_detail
+    ) -> Answer:
+        """The answer as a typed value (directory/answer.py), as `lookup` gives it."""
+        snapshot, body, now = self._one(address, classification, detail)
+        return _typed(snapshot, body, self._moment_of(now))
+
+    def _one(
+        self, address: str, classification: str | None, detail: DetailRule
+    ) -> tuple[Snapshot, Body, datetime]:
         snapshot, table = self.snapshots.current_with_answers()
         now = self.clock()
         key = (address, classification)
         entry = table.get(key)  # on a miss: an answer for the other detail rights, or stale
         if entry is not None:
-            answer = self._hit(snapshot, entry, detail, now)
-            if answer is not None:
-                return answer
+            body = self._hit(entry, detail, now)
+            if body is not None:
+                return snapshot, body, now
         self.answers.misses += 1
         level = self.classification(classification)
         addr = normalise(address)
@@ -195,19 +213,16 @@ class Lookup:
             if row is not None and not row.certificates:
                 body = self._trusted_mailbox(snapshot, table, key, addr, domain, row, level, now)
                 if body is not None:
-                    return _render(snapshot, body, now, self._moment_of(now))
+                    return snapshot, body, now
         body = self._remember(table, key, entry, snapshot, addr, domain, row, level, detail, now)
-        return _render(snapshot, body, now, self._moment_of(now))
+        return snapshot, body, now
 
-    def _hit(
-        self, snapshot: Snapshot, entry: Any, detail: DetailRule, now: datetime
-    ) -> dict[str, Any] | None:
-        """The answer from a cache entry, if it holds one for these detail rights, not stale."""
+    def _hit(self, entry: Any, detail: DetailRule, now: datetime) -> Body | None:
+        """The body from a cache entry, if it holds one for these detail rights, not stale."""
         body = _fresh(entry, detail, now)
-        if body is None:
-            return None
-        self.answers.hits += 1
-        return _render(snapshot, body, now, self._moment_of(now))
+        if body is not None:
+            self.answers.hits += 1
+        return body
 
     def lookup_many(
         self,
@@ -215,6 +230,25 @@ class Lookup:
         classification: str | None = None,
         detail: DetailRule = no_detail,
     ) -> list[dict[str, Any]]:
+        """The answers, in order, as `lookup` gives each (one query for the cache's misses)."""
+        snapshot, bodies, now = self._many(addresses, classification, detail)
+        moment = self._moment_of(now)
+        return [_render(snapshot, body, now, moment) for body in bodies]
+
+    def answers_many(
+        self,
+        addresses: Sequence[str],
+        classification: str | None = None,
+        detail: DetailRule = no_detail,
+    ) -> list[Answer]:
+        """The answers, in order, as `answer` gives each."""
+        snapshot, bodies, now = self._many(addresses, classification, detail)
+        moment = self._moment_of(now)
+        return [_typed(snapshot, body, moment) for body in bodies]
+
+    def _many(
+        self, addresses: Sequence[str], classification: str | None, detail: DetailRule
+    ) -> tuple[Snapshot, list[Body], datetime]:
         if len(addresses) > self.batch_limit:
             raise malformed(
                 f"a batch holds at most {self.batch_limit} addresses, not {len(addresses)}",
@@ -239,8 +273,7 @@ class Lookup:
             self._fill(
                 bodies, misses, addresses, classification, snapshot, table, level, detail, now
             )
-        moment = self._moment_of(now)
-        return [_render(snapshot, body, now, moment) for body in bodies]  # type: ignore[arg-type]
+        return snapshot, bodies, now  # type: ignore[return-value]  # every one filled
 
     def _fill(
         self,
@@ -559,7 +592,7 @@ def _render(snapshot: Snapshot, body: Body, now: datetime, moment: Moment) -> di
     if name is not None and answer["organisation"] is not None:
         answer["organisation"] = {**answer["organisation"], "recipient_name": name}
     answer["certificates"] = (
-        [{"serial": s, "not_after": n, "pem": p} for s, n, p in certificates]
+        [{"serial": s, "not_after": n, "pem": p} for s, n, p, _c in certificates]
         if certificates
         else []
     )
@@ -584,5 +617,20 @@ def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
     return a if a <= b else b
 
 
-def _certificate(cert: LiveCertificate) -> tuple[str, str, str]:
-    return (cert.serial, stamp(cert.not_after), pem(cert.der))
+def _certificate(cert: LiveCertificate) -> tuple[str, str, str, LiveCertificate]:
+    return (cert.serial, stamp(cert.not_after), pem(cert.der), cert)
+
+
+def _typed(snapshot: Snapshot, body: Body, moment: Moment) -> Answer:
+    """The answer from a body, as a typed value."""
+    address, shape_id, name, certificates, cap = body[:5]
+    return Answer(
+        address,
+        snapshot.verdicts[shape_id],
+        name,
+        tuple([c[3] for c in certificates]),
+        moment.second,
+        cap if cap is not None and cap < moment.until else moment.until,
+        moment.policy_name,
+        moment.policy_digest,
+    )

@@ -73,6 +73,7 @@ class Snapshot:
     # every distinct verdict (directory/answer.py), numbered (cached answers name theirs by
     # number), as the answer it renders to without its address, certificates and time stamps
     rendered: list[dict[str, Any]] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)  # the same, by number
     _shape_ids: dict[Verdict, int] = field(default_factory=dict)  # verdict -> its number
     # by (reason code shown, rank asked): the number of an untrusted answer's shape
     unknown_shapes: dict[tuple[str | None, int | None], int] = field(default_factory=dict)
@@ -84,6 +85,7 @@ class Snapshot:
                 found = self._shape_ids.get(shape)
                 if found is None:
                     self.rendered.append(_rendered(shape, self.policy))
+                    self.verdicts.append(shape)
                     found = self._shape_ids[shape] = len(self.rendered) - 1
         return found
 

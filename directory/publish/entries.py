@@ -13,7 +13,6 @@ caller (`known` is true), so the published copy holds nothing such a caller coul
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from ldap3.utils.dn import escape_rdn
 
+from directory.answer import Answer, AnswerOrganisation, Matched
 from directory.model import Organisation
 from directory.policy import Policy
 from directory.store.changes import DomainEntryFacts, MailboxFacts
@@ -124,12 +124,8 @@ def generalized_time(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")
 
 
-def _parse(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
-def _valid_until(answer: dict[str, Any], now: datetime) -> list[Value]:
-    until = _parse(answer["valid_until"])
+def _valid_until(answer: Answer, now: datetime) -> list[Value]:
+    until = answer.valid_until
     return [] if until >= now + HORIZON - timedelta(days=1) else [generalized_time(until)]
 
 
@@ -155,43 +151,39 @@ def _one(value: str | None) -> list[Value]:
     return [value] if value else []
 
 
-def _answer_attributes(answer: dict[str, Any], now: datetime) -> dict[str, list[Value]]:
-    org = answer["organisation"]
-    handling = answer.get("handling") or {}
+def _answer_attributes(
+    answer: Answer, org: AnswerOrganisation, now: datetime
+) -> dict[str, list[Value]]:
+    verdict = answer.verdict
+    top = verdict.max_classification
+    handling = verdict.handling
     return {
-        "o": _one(org["name"]),
+        "o": _one(org.name),
         "clearanceVerified": ["TRUE"],
-        "clearanceEntryKind": [answer["matched"]],
-        "clearanceOrganisationId": [org["id"]],
-        "clearanceMaxClassification": _one(answer["max_classification"]),
-        "clearanceTrustLevel": [answer["trust_level"]],
-        "clearanceSector": [org["sector"]],
+        "clearanceEntryKind": [verdict.matched.value if verdict.matched else ""],
+        "clearanceOrganisationId": [org.id],
+        "clearanceMaxClassification": _one(top.name if top is not None else None),
+        "clearanceTrustLevel": [verdict.trust_level.label],
+        "clearanceSector": [org.sector.value],
         "clearanceValidUntil": _valid_until(answer, now),
-        "clearancePolicyName": [answer["policy"]["name"]],
-        "clearancePolicyDigest": [answer["policy"]["digest"]],
-        "clearanceTransport": _one(handling.get("transport")),
+        "clearancePolicyName": [answer.policy_name],
+        "clearancePolicyDigest": [answer.policy_digest],
+        "clearanceTransport": _one(handling.transport.value if handling is not None else None),
     }
 
 
-def certificate_ders(answer: dict[str, Any]) -> list[bytes]:
-    out = []
-    for cert in answer.get("certificates") or []:
-        body = "".join(line for line in cert["pem"].splitlines() if not line.startswith("-----"))
-        out.append(base64.b64decode(body))
-    return out
-
-
 def recipient_entry(
-    layout: Layout, answer: dict[str, Any], facts: MailboxFacts | None, now: datetime
+    layout: Layout, answer: Answer, facts: MailboxFacts | None, now: datetime
 ) -> Entry | None:
     """The entry for a mailbox answer, or None when nothing may be published for it."""
-    if not answer["known"] or answer["matched"] != "mailbox":
+    org = answer.verdict.organisation
+    if not answer.verdict.known or answer.verdict.matched is not Matched.MAILBOX or org is None:
         return None
-    address = answer["address"]
+    address = answer.address
     local = address.rpartition("@")[0]
     display = facts.display_name if facts else None
-    attributes = _answer_attributes(answer, now)
-    ders = certificate_ders(answer)
+    attributes = _answer_attributes(answer, org, now)
+    ders = [c.der for c in answer.certificates]
     smime: list[Value] = []
     if ders:
         certs = [x509.load_der_x509_certificate(d) for d in ders]
@@ -222,14 +214,15 @@ def recipient_entry(
 
 def domain_entry(
     layout: Layout,
-    answer: dict[str, Any],
+    answer: Answer,
     facts: DomainEntryFacts,
     overridden: set[str],
     now: datetime,
 ) -> Entry | None:
-    if not answer["known"] or answer["matched"] != "domain":
+    org = answer.verdict.organisation
+    if not answer.verdict.known or answer.verdict.matched is not Matched.DOMAIN or org is None:
         return None
-    attributes = _answer_attributes(answer, now)
+    attributes = _answer_attributes(answer, org, now)
     attributes["cn"] = [f"every mailbox at {facts.domain}"]
     attributes["clearanceExcludedLocalPart"] = list(facts.exclusions)
     key = ("domain", facts.domain)

@@ -312,7 +312,7 @@ class LDAPPublisher:
         for batch in batches:
             for i in range(0, len(batch), BATCH):
                 part = batch[i : i + BATCH]
-                answers = self.lookup.lookup_many([f.address for f in part])
+                answers = self.lookup.answers_many([f.address for f in part])
                 for facts, answer in zip(part, answers, strict=True):
                     entry = recipient_entry(self.layout, answer, facts, now)
                     if entry is not None:
@@ -325,7 +325,7 @@ class LDAPPublisher:
         for f in facts:
             # The domain-wide answer is the lookup's answer for an address no entry names.
             probe = f"clearance-probe-{secrets.token_hex(8)}@{f.domain}"
-            answer = self.lookup.lookup(probe)
+            answer = self.lookup.answer(probe)
             entry = domain_entry(self.layout, answer, f, overridden[f.domain_id], now)
             if entry is not None:
                 yield entry

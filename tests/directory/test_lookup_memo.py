@@ -170,9 +170,13 @@ def assert_same(d: Directory, lookup: Lookup, addresses: list[str]) -> None:
                 got = lookup.lookup(address, name, detail)  # from the cache if it holds it
                 assert orjson.dumps(got) == want, address
                 assert orjson.dumps(lookup.lookup(address, name, detail)) == want, address
+                typed = lookup.answer(address, name, detail)  # the same, as a typed value
+                assert orjson.dumps(answer_json(typed)) == want, address
             want = orjson.dumps(decided)
             assert orjson.dumps(lookup.lookup_many(addresses, name, detail)) == want
             assert orjson.dumps(reference.lookup_many(addresses, name, detail)) == want
+            typed_batch = lookup.answers_many(addresses, name, detail)
+            assert orjson.dumps([answer_json(a) for a in typed_batch]) == want
 
 
 @pytest.fixture
