@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from directory.classification import Level
 from directory.evaluation import Handling
@@ -44,8 +45,10 @@ class Verdict:
     reasons: tuple[Reason, ...]  # one at least for every classification refused
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(NamedTuple):
+    """One answer. A named tuple rather than a dataclass: made for every answer a cache gives,
+    where a frozen dataclass costs three times as much to build (bench: docs/performance.md)."""
+
     address: str  # normalised
     verdict: Verdict
     recipient_name: str | None
