@@ -14,7 +14,8 @@ _bearer = HTTPBearer(auto_error=False, description="a Clearance API key")
 
 
 def directory_of(request: Request) -> Directory:
-    return request.app.state.directory
+    directory: Directory = request.app.state.directory
+    return directory
 
 
 async def principal(

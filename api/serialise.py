@@ -30,3 +30,11 @@ def plain(value: Any) -> Any:
 
 def posture(value: Posture | None) -> dict[str, Any] | None:
     return plain(value) if value is not None else None
+
+
+def record(value: object) -> dict[str, Any]:
+    """A register record (a dataclass) as a JSON object."""
+    out = plain(value)
+    if not isinstance(out, dict):
+        raise TypeError(f"not a record: {type(value).__name__}")
+    return out

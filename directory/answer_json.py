@@ -8,7 +8,7 @@ import base64
 from datetime import datetime
 from typing import Any
 
-from directory.decision import Answer, Verdict
+from directory.answer import Answer, Verdict
 from directory.store.fastpath import LiveCertificate
 
 

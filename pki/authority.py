@@ -38,9 +38,10 @@ from pki.keys import (
     signature_hash,
 )
 from pki.ledger import CertificateLedger
+from pki.limits import BR_MAX_VALIDITY_DAYS, MAX_SUBSCRIBER_VALIDITY_DAYS
 from pki.ocsp import OcspResponder, StatusLookup
 from pki.pkcs12 import build_pkcs12
-from pki.profiles import BR_MAX_VALIDITY_DAYS, MAX_SUBSCRIBER_VALIDITY_DAYS, PkiProfile
+from pki.profiles import PkiProfile
 from pki.request import BR_POLICY_OIDS, IssuedCertificate, IssueRequest, ValidationType
 from pki.subject import build_subject, normalise_email
 from pki.urls import PkiUrls

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -66,7 +66,7 @@ def parse_key_spec(value: str) -> KeySpec:
     """Check a key spec name such as `ec-p384`; refuse anything else as `malformed`."""
     for spec in get_args(KeySpec):
         if value == spec:
-            return spec
+            return cast(KeySpec, spec)
     raise PkiError(
         PkiErrorKind.MALFORMED,
         f"unknown key type {value!r}; expected one of {', '.join(KEY_SPECS)}",

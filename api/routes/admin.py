@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api import schemas
 from api.auth import directory_of, principal
-from api.serialise import plain
+from api.serialise import plain, record
 from directory.authz import Action, Principal, authorize
 from directory.service import Directory
 
@@ -29,7 +29,7 @@ def create_organisation(
     org = _dir(request).registration.create_organisation(
         caller, body.name, body.sector, body.identifiers
     )
-    return plain(org)
+    return record(org)
 
 
 @router.get("/organisations")
@@ -64,14 +64,14 @@ def change_organisation(
     org = _dir(request).registration.update_organisation(
         caller, org_id, name=body.name, identifiers=body.identifiers, clear_review=body.clear_review
     )
-    return plain(org)
+    return record(org)
 
 
 @router.post("/organisations/{org_id}/vet")
 def vet_organisation(
     org_id: str, body: schemas.Evidence, request: Request, caller: Principal = Depends(principal)
 ) -> dict[str, Any]:
-    return plain(_dir(request).registration.vet_organisation(caller, org_id, body.evidence))
+    return record(_dir(request).registration.vet_organisation(caller, org_id, body.evidence))
 
 
 def _status_route(status: str) -> Any:
@@ -79,7 +79,7 @@ def _status_route(status: str) -> Any:
         org_id: str, body: schemas.Reason, request: Request, caller: Principal = Depends(principal)
     ) -> dict[str, Any]:
         org = _dir(request).registration.set_status(caller, org_id, status, body.reason)
-        return plain(org)
+        return record(org)
 
     change.__name__ = f"{status}_organisation"
     return change
@@ -102,7 +102,7 @@ def claim_domain(
     domain = _dir(request).registration.claim_domain(
         caller, org_id, body.name, body.subaddress_separator
     )
-    return plain(domain)
+    return record(domain)
 
 
 @router.get("/organisations/{org_id}/domains")
@@ -118,7 +118,7 @@ def record_verification(
     domain_id: str, body: schemas.Evidence, request: Request, caller: Principal = Depends(principal)
 ) -> dict[str, Any]:
     domain = _dir(request).registration.record_domain_verification(caller, domain_id, body.evidence)
-    return plain(domain)
+    return record(domain)
 
 
 @router.post("/domains/{domain_id}/posture")
@@ -138,7 +138,7 @@ def record_posture(
         dane=body.dane,
         dmarc=body.dmarc,
     )
-    return plain(domain)
+    return record(domain)
 
 
 @router.delete("/domains/{domain_id}", status_code=204)
@@ -158,7 +158,7 @@ def add_recipient(
     caller: Principal = Depends(principal),
 ) -> dict[str, Any]:
     entry = _dir(request).registration.add_recipient(caller, org_id, **body.model_dump())
-    return plain(entry)
+    return record(entry)
 
 
 @router.get("/organisations/{org_id}/recipients")
@@ -183,7 +183,7 @@ def change_recipient(
     entry = _dir(request).registration.update_recipient(
         caller, recipient_id, **body.model_dump(exclude_unset=True)
     )
-    return plain(entry)
+    return record(entry)
 
 
 @router.delete("/recipients/{recipient_id}", status_code=204)
@@ -205,7 +205,7 @@ def add_accreditation(
     found = _dir(request).registration.add_accreditation(
         caller, org_id, body.scheme, body.evidence, body.valid_from, body.expires
     )
-    return plain(found)
+    return record(found)
 
 
 @router.delete("/accreditations/{accreditation_id}", status_code=204)
@@ -229,7 +229,7 @@ def add_sponsorship(
         body.valid_from,
         body.expires,
     )
-    return plain(found)
+    return record(found)
 
 
 @router.delete("/sponsorships/{sponsorship_id}", status_code=204)

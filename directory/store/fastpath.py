@@ -61,9 +61,8 @@ class MailboxRow:
 def _when(value: Any) -> datetime | None:
     if value is None:
         return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    when: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 IDLE_SECONDS = 1.0  # an SQLite read transaction unused this long is ended by the sweeper
@@ -195,7 +194,8 @@ class MailboxFinder:
                 reader = self._reader()
             if not self._hold:
                 reader.cursor.execute(sql, params)
-                return reader.cursor.fetchall()
+                rows: list[Any] = reader.cursor.fetchall()
+                return rows
             with reader.lock:
                 driver = reader.driver
                 if reader.epoch != self.epoch or not driver.in_transaction:
@@ -205,7 +205,8 @@ class MailboxFinder:
                     driver.execute("BEGIN")
                 reader.cursor.execute(sql, params)
                 reader.used = time.monotonic()
-                return reader.cursor.fetchall()
+                found: list[Any] = reader.cursor.fetchall()
+                return found
         except Exception as exc:
             self._discard()
             raise DirectoryError(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, select
+from sqlalchemy import Connection, Engine, Table, and_, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from directory.errors import DirectoryError, ErrorKind, conflict
@@ -175,7 +175,7 @@ class DirectoryStore:
         )
 
     # --- reading single records -----------------------------------------------------------
-    def _one(self, table: t.Table, column: str, value: Any) -> dict[str, Any] | None:
+    def _one(self, table: Table, column: str, value: Any) -> dict[str, Any] | None:
         with self.reading() as conn:
             row = conn.execute(select(table).where(table.c[column] == value)).mappings().first()
         return dict(row) if row is not None else None
@@ -291,7 +291,7 @@ class DirectoryStore:
         row = self._one(t.api_keys, "id", key_id)
         return rows.api_key(row) if row else None
 
-    def count(self, table: t.Table) -> int:
+    def count(self, table: Table) -> int:
         with self.reading() as conn:
             return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 

@@ -102,7 +102,7 @@ class Validator:
             return security
         try:
             dns.dnssec.validate(rrset, rrsigs, {signer: keys}, now=time.time())
-        except dns.dnssec.ValidationFailure:
+        except dns.exception.ValidationFailure:
             return Security.BOGUS
         return Security.SECURE
 
@@ -143,7 +143,7 @@ class Validator:
                 return parent_security, None
             try:
                 dns.dnssec.validate(ds_found.rrset, ds_found.rrsigs, {parent: parent_keys})
-            except dns.dnssec.ValidationFailure:
+            except dns.exception.ValidationFailure:
                 return Security.BOGUS, None
             ds_set, anchored_keys = list(ds_found.rrset), []
         trusted = [k for k in dnskeys if k in anchored_keys or _matches_ds(zone, k, ds_set)]
@@ -153,7 +153,7 @@ class Validator:
         trusted_set = dns.rrset.from_rdata_list(zone, dnskeys.ttl, trusted)
         try:
             dns.dnssec.validate(dnskeys, found.rrsigs, {zone: trusted_set})
-        except dns.dnssec.ValidationFailure:
+        except dns.exception.ValidationFailure:
             return Security.BOGUS, None
         return Security.SECURE, dnskeys
 
@@ -163,6 +163,6 @@ def _matches_ds(zone: dns.name.Name, key: DNSKEY, ds_set: list[DS]) -> bool:
         try:
             if dns.dnssec.make_ds(zone, key, ds.digest_type) == ds:
                 return True
-        except (dns.dnssec.UnsupportedAlgorithm, ValueError):
+        except (dns.exception.UnsupportedAlgorithm, ValueError):
             continue
     return False
