@@ -190,7 +190,7 @@ def seed(directory: Directory) -> list[str]:
             )
         if spec.status == "suspended":
             reg.set_status(OPERATOR, org.id, "suspended", "demo: supplier contract under review")
-        orgs[spec.name] = directory.registration._org(org.id)
+        orgs[spec.name] = directory.registration.organisation(OPERATOR, org.id)
         made.append(f"{spec.name} ({spec.domain})")
     if SPONSORED not in existing:
         reg.add_sponsorship(
