@@ -1,6 +1,6 @@
 """The dependency direction of DESIGN.md, enforced: pki imports nothing of ours, nothing imports
-api, SQLAlchemy, ldap3 and dnspython stay in their packages, and directory/ has no import
-cycles."""
+api, SQLAlchemy, ldap3 and dnspython stay in their packages, tables and rows stay in the store,
+and directory/ has no import cycles."""
 
 from __future__ import annotations
 
@@ -63,6 +63,45 @@ def test_libraries_stay_in_their_packages(path: Path) -> None:
         allowed = RESTRICTED.get(top(module))
         if allowed is not None:
             assert relative.startswith(allowed), f"{relative} imports {module}"
+
+
+STORE_INSIDES = ("directory.store.tables", "directory.store.rows")
+
+
+def named_imports(path: Path) -> set[str]:
+    """Every module imported and every name imported from one, dotted (`from a import b` gives
+    a and a.b): enough to see `from directory.store import tables`."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = imports(path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in sources("directory") if "directory/store/" not in str(p)]
+    + sources("pki")
+    + sources("api"),
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_tables_and_rows_stay_in_the_store(path: Path) -> None:
+    """Register records are written through the Writer's typed add/change
+    (directory/store/records.py): SQLAlchemy tables and raw rows stay inside directory/store/."""
+    relative = str(path.relative_to(ROOT))
+    found = {m for m in named_imports(path) if m.startswith(STORE_INSIDES)}
+    assert not found, f"{relative} imports {sorted(found)}"
+
+
+def test_the_store_rule_catches_a_violation(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("from directory.store import tables as t\nfrom directory.store.rows import x\n")
+    assert {m for m in named_imports(bad) if m.startswith(STORE_INSIDES)} == {
+        "directory.store.tables",
+        "directory.store.rows",
+        "directory.store.rows.x",
+    }
 
 
 def test_the_rule_catches_a_violation(tmp_path: Path) -> None:

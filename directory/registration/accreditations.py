@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from directory.authz import Action, Principal, authorize
 from directory.errors import not_found
@@ -19,7 +18,6 @@ from directory.registration.base import (
     deny_first,
     required_text,
 )
-from directory.store import tables as t
 
 
 class Accreditations(RegistrationBase):
@@ -36,18 +34,18 @@ class Accreditations(RegistrationBase):
         self._org(org_id)
         check_period(valid_from, expires)
         clean_scheme = required_text(scheme, "scheme", limit=100)
-        row: dict[str, Any] = {
-            "id": str(uuid.uuid4()),
-            "organisation_id": org_id,
-            "scheme": clean_scheme,
-            "evidence": required_text(evidence, "evidence", limit=2000),
-            "valid_from": valid_from,
-            "expires": expires,
-            "status": RecordStatus.ACTIVE.value,
-        }
+        row = Accreditation(
+            id=str(uuid.uuid4()),
+            organisation_id=org_id,
+            scheme=clean_scheme,
+            evidence=required_text(evidence, "evidence", limit=2000),
+            valid_from=valid_from,
+            expires=expires,
+            status=RecordStatus.ACTIVE,
+        )
         with self.store.write(p.name, self.clock()) as w:
-            w.insert(t.accreditations, row, "accreditation.add")
-        found = self.store.accreditation(row["id"])
+            w.add(row, "accreditation.add")
+        found = self.store.accreditation(row.id)
         assert found is not None
         return found
 
@@ -58,9 +56,9 @@ class Accreditations(RegistrationBase):
             raise not_found(f"no accreditation {accreditation_id}")
         authorize(p, Action.MANAGE_ACCREDITATIONS, found.organisation_id)
         with self.store.write(p.name, self.clock()) as w:
-            w.update(
-                t.accreditations,
+            w.change(
+                Accreditation,
                 accreditation_id,
-                {"status": RecordStatus.REMOVED.value},
+                {"status": RecordStatus.REMOVED},
                 "accreditation.end",
             )

@@ -4,7 +4,6 @@ record the same through directory/verification), removed with their recipients."
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from directory.address import normalise_domain
 from directory.authz import Action, Principal, authorize
@@ -14,14 +13,13 @@ from directory.model import (
     Domain,
     OrgStatus,
     Posture,
+    Recipient,
     RecordStatus,
 )
 from directory.registration.base import (
     RegistrationBase,
     required_text,
 )
-from directory.store import rows
-from directory.store import tables as t
 
 
 class Domains(RegistrationBase):
@@ -39,22 +37,20 @@ class Domains(RegistrationBase):
             )
         if self.store.domain_by_name(clean) is not None:
             raise conflict(f"{clean} is already claimed in the directory")
-        row: dict[str, Any] = {
-            "id": str(uuid.uuid4()),
-            "organisation_id": org_id,
-            "name": clean,
-            "status": RecordStatus.ACTIVE.value,
-            "verified_at": None,
-            "verification_method": None,
-            "verification_evidence": None,
-            "posture": None,
-            "subaddress_separator": subaddress_separator or None,
-            "challenge_token": None,
-            "challenge_expires": None,
-        }
+        row = Domain(
+            id=str(uuid.uuid4()),
+            organisation_id=org_id,
+            name=clean,
+            status=RecordStatus.ACTIVE,
+            verified_at=None,
+            verification_method=None,
+            verification_evidence=None,
+            posture=None,
+            subaddress_separator=subaddress_separator or None,
+        )
         with self.store.write(p.name, self.clock()) as w:
-            w.insert(t.domains, row, "domain.claim")
-        return self._domain(row["id"])
+            w.add(row, "domain.claim")
+        return self._domain(row.id)
 
     def record_domain_verification(self, p: Principal, domain_id: str, evidence: str) -> Domain:
         """Manual, audited domain-control verification (until DNS checks run)."""
@@ -67,7 +63,7 @@ class Domains(RegistrationBase):
             "verification_evidence": required_text(evidence, "evidence", limit=2000),
         }
         with self.store.write(p.name, now) as w:
-            w.update(t.domains, domain_id, changes, "domain.verify-manual")
+            w.change(Domain, domain_id, changes, "domain.verify-manual")
         return self._domain(domain_id)
 
     def record_posture(
@@ -101,10 +97,10 @@ class Domains(RegistrationBase):
             evidence=required_text(evidence, "evidence", limit=2000),
         )
         with self.store.write(p.name, now) as w:
-            w.update(
-                t.domains,
+            w.change(
+                Domain,
                 domain_id,
-                {"posture": rows.posture_to_json(posture)},
+                {"posture": posture},
                 "domain.posture-manual",
             )
         return self._domain(domain_id)
@@ -115,10 +111,10 @@ class Domains(RegistrationBase):
         with self.store.write(p.name, self.clock()) as w:
             for r in self.store.recipients(domain.organisation_id, limit=10**9):
                 if r.domain_id == domain_id:
-                    w.update(
-                        t.recipients,
+                    w.change(
+                        Recipient,
                         r.id,
-                        {"status": RecordStatus.REMOVED.value},
+                        {"status": RecordStatus.REMOVED},
                         "recipient.remove",
                     )
-            w.update(t.domains, domain_id, {"status": RecordStatus.REMOVED.value}, "domain.remove")
+            w.change(Domain, domain_id, {"status": RecordStatus.REMOVED}, "domain.remove")

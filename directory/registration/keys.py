@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from directory import apikeys
 from directory.authz import Action, Principal, authorize, check_scope
@@ -13,7 +12,6 @@ from directory.registration.base import (
     RegistrationBase,
     required_text,
 )
-from directory.store import tables as t
 
 
 class ApiKeys(RegistrationBase):
@@ -26,17 +24,17 @@ class ApiKeys(RegistrationBase):
             if scope.startswith("org-admin:") and self.store.organisation(scope[10:]) is None:
                 raise not_found(f"no organisation {scope[10:]} for scope {scope}")
         secret = apikeys.new_secret()
-        row: dict[str, Any] = {
-            "id": str(uuid.uuid4()),
-            "name": required_text(name, "name", limit=200),
-            "key_hash": apikeys.key_hash(secret),
-            "scopes": clean,
-            "created_by": p.name,
-            "revoked_at": None,
-        }
-        with self.store.write(p.name, self.clock()) as w:
-            w.insert(t.api_keys, row, "api-key.create")
-        key = self.store.api_key(row["id"])
+        now = self.clock()
+        row = ApiKey(
+            id=str(uuid.uuid4()),
+            name=required_text(name, "name", limit=200),
+            scopes=tuple(clean),
+            created_at=now,
+            revoked_at=None,
+        )
+        with self.store.write(p.name, now) as w:
+            w.add(row, "api-key.create", key_hash=apikeys.key_hash(secret), created_by=p.name)
+        key = self.store.api_key(row.id)
         assert key is not None
         return key, secret
 
@@ -47,4 +45,4 @@ class ApiKeys(RegistrationBase):
             raise not_found(f"no active API key {key_id}")
         now = self.clock()
         with self.store.write(p.name, now) as w:
-            w.update(t.api_keys, key_id, {"revoked_at": now}, "api-key.revoke")
+            w.change(ApiKey, key_id, {"revoked_at": now}, "api-key.revoke")

@@ -17,8 +17,6 @@ from directory.registration.base import (
     RegistrationBase,
     required_text,
 )
-from directory.store import rows
-from directory.store import tables as t
 from directory.store.writer import Writer
 
 TRANSITIONS: dict[OrgStatus, frozenset[OrgStatus]] = {
@@ -74,19 +72,19 @@ class Organisations(RegistrationBase):
                 f"unknown sector {sector[:40]!r}; known: {', '.join(s.value for s in Sector)}",
                 field="sector",
             ) from None
-        row: dict[str, Any] = {
-            "id": str(uuid.uuid4()),
-            "name": clean_name,
-            "sector": clean_sector.value,
-            "status": OrgStatus.APPLIED.value,
-            "identifiers": _identifiers(identifiers),
-            "vetted_at": None,
-            "vetting_evidence": None,
-            "review_required": None,
-        }
+        row = Organisation(
+            id=str(uuid.uuid4()),
+            name=clean_name,
+            sector=clean_sector,
+            status=OrgStatus.APPLIED,
+            identifiers=_identifiers(identifiers),
+            vetted_at=None,
+            vetting_evidence=None,
+            review_required=None,
+        )
         with self.store.write(p.name, self.clock()) as w:
-            w.insert(t.organisations, row, "organisation.create")
-        return self._org(row["id"])
+            w.add(row, "organisation.create")
+        return self._org(row.id)
 
     def update_organisation(
         self,
@@ -109,7 +107,7 @@ class Organisations(RegistrationBase):
         if not changes:
             raise malformed("nothing to change", field="body")
         with self.store.write(p.name, self.clock()) as w:
-            w.update(t.organisations, org_id, changes, "organisation.update")
+            w.change(Organisation, org_id, changes, "organisation.update")
         return self._org(org_id)
 
     def vet_organisation(self, p: Principal, org_id: str, evidence: str) -> Organisation:
@@ -124,7 +122,7 @@ class Organisations(RegistrationBase):
             "vetting_evidence": required_text(evidence, "evidence", limit=2000),
         }
         with self.store.write(p.name, now) as w:
-            w.update(t.organisations, org_id, changes, "organisation.vet")
+            w.change(Organisation, org_id, changes, "organisation.vet")
         return self._org(org_id)
 
     def set_status(self, p: Principal, org_id: str, status: str, reason: str) -> Organisation:
@@ -141,22 +139,22 @@ class Organisations(RegistrationBase):
             )
         now = self.clock()
         with self.store.write(p.name, now) as w:
-            after = w.update(
-                t.organisations, org_id, {"status": target.value}, f"organisation.{target.value}"
+            after = w.change(
+                Organisation, org_id, {"status": target}, f"organisation.{target.value}"
             )
             w.audit("organisation.status-reason", "organisation", org_id, None, {"reason": why})
             if target in (OrgStatus.SUSPENDED, OrgStatus.WITHDRAWN):
                 self._flag_sponsored(w, org, target)
                 for hook in self.status_hooks:
-                    hook(w, rows.organisation(after), target)
+                    hook(w, after, target)
         return self._org(org_id)
 
     def _flag_sponsored(self, w: Writer, sponsor: Organisation, status: OrgStatus) -> None:
         for s in self.store.sponsorships(sponsor_id=sponsor.id):
             if s.valid_at(w.now):
                 note = f"sponsor {sponsor.name} was {status.value} on {w.now.date().isoformat()}"
-                w.update(
-                    t.organisations,
+                w.change(
+                    Organisation,
                     s.sponsored_id,
                     {"review_required": note},
                     "organisation.flag-review",

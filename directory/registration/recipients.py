@@ -23,7 +23,6 @@ from directory.registration.base import (
     optional_text,
     required_text,
 )
-from directory.store import tables as t
 from directory.store.changes import ChangeReader
 
 
@@ -79,7 +78,8 @@ class Recipients(RegistrationBase):
             if exclusions:
                 raise malformed("exclusions apply to domain-wide entries only", field="exclusions")
             clean_role = _role(role)
-            kind, stored_address, excluded = RecipientKind.MAILBOX, addr.text, []
+            excluded: tuple[str, ...] = ()
+            kind, stored_address = RecipientKind.MAILBOX, addr.text
         else:
             dom = self._own_domain(
                 org_id, normalise_domain(required_text(domain, "domain", limit=253))
@@ -88,22 +88,22 @@ class Recipients(RegistrationBase):
                 raise malformed(
                     "a domain-wide entry cannot be mailbox-verified", field="mailbox_verified"
                 )
-            excluded = sorted({normalise(f"{e}@{dom.name}").local for e in exclusions or []})
+            excluded = tuple(sorted({normalise(f"{e}@{dom.name}").local for e in exclusions or []}))
             kind, stored_address, clean_role = RecipientKind.DOMAIN, None, RecipientRole.SHARED
-        row: dict[str, Any] = {
-            "id": str(uuid.uuid4()),
-            "organisation_id": org_id,
-            "domain_id": dom.id,
-            "kind": kind.value,
-            "address": stored_address,
-            "display_name": optional_text(display_name, "display_name", required=False),
-            "given_name": optional_text(given_name, "given_name", limit=100, required=False),
-            "surname": optional_text(surname, "surname", limit=100, required=False),
-            "role": clean_role.value,
-            "mailbox_verified_at": now if mailbox_verified else None,
-            "exclusions": excluded,
-            "status": RecordStatus.ACTIVE.value,
-        }
+        row = Recipient(
+            id=str(uuid.uuid4()),
+            organisation_id=org_id,
+            domain_id=dom.id,
+            kind=kind,
+            address=stored_address,
+            display_name=optional_text(display_name, "display_name", required=False),
+            given_name=optional_text(given_name, "given_name", limit=100, required=False),
+            surname=optional_text(surname, "surname", limit=100, required=False),
+            role=clean_role,
+            mailbox_verified_at=now if mailbox_verified else None,
+            exclusions=excluded,
+            status=RecordStatus.ACTIVE,
+        )
         if (
             kind is RecipientKind.MAILBOX
             and self.store.mailbox_entry(stored_address or "") is not None
@@ -112,8 +112,8 @@ class Recipients(RegistrationBase):
         if kind is RecipientKind.DOMAIN and self.store.domain_entry(dom.id) is not None:
             raise conflict(f"{dom.name} already has a domain-wide entry")
         with self.store.write(p.name, now) as w:
-            w.insert(t.recipients, row, "recipient.add")
-        found = self.store.recipient(row["id"])
+            w.add(row, "recipient.add")
+        found = self.store.recipient(row.id)
         assert found is not None
         return found
 
@@ -125,7 +125,7 @@ class Recipients(RegistrationBase):
         self._org(org_id)
         now = self.clock()
         own = {d.name: d for d in self.store.domains(org_id)}
-        new_rows: list[dict[str, Any]] = []
+        new_rows: list[Recipient] = []
         for m in mailboxes:
             addr = normalise(m.address)
             dom = own.get(addr.domain)
@@ -134,24 +134,22 @@ class Recipients(RegistrationBase):
             _no_subaddress(addr, dom)
             clean_role = _role(m.role)
             new_rows.append(
-                {
-                    "id": str(uuid.uuid4()),
-                    "organisation_id": org_id,
-                    "domain_id": dom.id,
-                    "kind": RecipientKind.MAILBOX.value,
-                    "address": addr.text,
-                    "display_name": optional_text(m.display_name, "display_name", required=False),
-                    "given_name": optional_text(
-                        m.given_name, "given_name", limit=100, required=False
-                    ),
-                    "surname": optional_text(m.surname, "surname", limit=100, required=False),
-                    "role": clean_role.value,
-                    "mailbox_verified_at": None,
-                    "exclusions": [],
-                    "status": RecordStatus.ACTIVE.value,
-                }
+                Recipient(
+                    id=str(uuid.uuid4()),
+                    organisation_id=org_id,
+                    domain_id=dom.id,
+                    kind=RecipientKind.MAILBOX,
+                    address=addr.text,
+                    display_name=optional_text(m.display_name, "display_name", required=False),
+                    given_name=optional_text(m.given_name, "given_name", limit=100, required=False),
+                    surname=optional_text(m.surname, "surname", limit=100, required=False),
+                    role=clean_role,
+                    mailbox_verified_at=None,
+                    exclusions=(),
+                    status=RecordStatus.ACTIVE,
+                )
             )
-        addresses = [r["address"] for r in new_rows]
+        addresses = [r.address or "" for r in new_rows]
         if len(set(addresses)) != len(addresses):
             raise conflict("the same address is given more than once")
         existing = ChangeReader(self.store.engine).mailboxes_at(addresses)
@@ -159,7 +157,7 @@ class Recipients(RegistrationBase):
             raise conflict(f"{min(existing)} is already in the directory")
         with self.store.write(p.name, now) as w:
             for row in new_rows:
-                w.insert(t.recipients, row, "recipient.add")
+                w.add(row, "recipient.add")
         return len(new_rows)
 
     def update_recipient(
@@ -196,17 +194,17 @@ class Recipients(RegistrationBase):
         if not changes:
             raise malformed("nothing to change", field="body")
         with self.store.write(p.name, now) as w:
-            w.update(t.recipients, recipient_id, changes, "recipient.update")
+            w.change(Recipient, recipient_id, changes, "recipient.update")
         return self._recipient(recipient_id)
 
     def remove_recipient(self, p: Principal, recipient_id: str) -> None:
         entry = self._recipient(recipient_id, p, Action.MANAGE_RECIPIENTS)
         authorize(p, Action.MANAGE_RECIPIENTS, entry.organisation_id)
         with self.store.write(p.name, self.clock()) as w:
-            w.update(
-                t.recipients,
+            w.change(
+                Recipient,
                 recipient_id,
-                {"status": RecordStatus.REMOVED.value},
+                {"status": RecordStatus.REMOVED},
                 "recipient.remove",
             )
 

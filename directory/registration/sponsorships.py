@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from directory.authz import Action, Principal, authorize
 from directory.errors import conflict, malformed, not_found
 from directory.model import (
+    Organisation,
     OrgStatus,
     RecordStatus,
     Sponsorship,
@@ -20,7 +20,6 @@ from directory.registration.base import (
     deny_first,
     required_text,
 )
-from directory.store import tables as t
 
 
 class Sponsorships(RegistrationBase):
@@ -47,19 +46,19 @@ class Sponsorships(RegistrationBase):
                 f"{level.name} is never permitted by email; choose a lower ceiling", field="ceiling"
             )
         check_period(valid_from, expires)
-        row: dict[str, Any] = {
-            "id": str(uuid.uuid4()),
-            "sponsor_id": sponsor_id,
-            "sponsored_id": sponsored_id,
-            "purpose": required_text(purpose, "purpose", limit=2000),
-            "ceiling": level.name,
-            "valid_from": valid_from,
-            "expires": expires,
-            "status": RecordStatus.ACTIVE.value,
-        }
+        row = Sponsorship(
+            id=str(uuid.uuid4()),
+            sponsor_id=sponsor_id,
+            sponsored_id=sponsored_id,
+            purpose=required_text(purpose, "purpose", limit=2000),
+            ceiling=level.name,
+            valid_from=valid_from,
+            expires=expires,
+            status=RecordStatus.ACTIVE,
+        )
         with self.store.write(p.name, self.clock()) as w:
-            w.insert(t.sponsorships, row, "sponsorship.add")
-        found = self.store.sponsorship(row["id"])
+            w.add(row, "sponsorship.add")
+        found = self.store.sponsorship(row.id)
         assert found is not None
         return found
 
@@ -70,14 +69,14 @@ class Sponsorships(RegistrationBase):
             raise not_found(f"no sponsorship {sponsorship_id}")
         authorize(p, Action.SPONSOR, found.sponsor_id)
         with self.store.write(p.name, self.clock()) as w:
-            w.update(
-                t.sponsorships,
+            w.change(
+                Sponsorship,
                 sponsorship_id,
-                {"status": RecordStatus.REMOVED.value},
+                {"status": RecordStatus.REMOVED},
                 "sponsorship.end",
             )
-            w.update(
-                t.organisations,
+            w.change(
+                Organisation,
                 found.sponsored_id,
                 {"review_required": "its sponsorship was ended"},
                 "organisation.flag-review",

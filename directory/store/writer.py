@@ -7,6 +7,7 @@ log in the same transaction, with who, when, what, before and after.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import delete as sql_delete
 from directory.errors import not_found
 from directory.store import tables as t
 from directory.store.audit import entry_hash
+from directory.store.records import READERS, TABLES, R, Record, row_of, values_of
 from directory.store.rows import jsonable
 
 # Changes to these tables invalidate the per-process register snapshot used by lookups.
@@ -58,6 +60,19 @@ class Writer:
         self._head: str = state.audit_head
         self._register_touched = False
         self._audited = False
+
+    # --- register records -----------------------------------------------------------------
+    def add(self, record: Record, action: str, **columns: Any) -> None:
+        """Insert a register record (directory/model.py), with any columns its type does not
+        carry (an API key's hash)."""
+        self.insert(TABLES[type(record)], {**row_of(record), **values_of(columns)}, action)
+
+    def change(self, kind: type[R], key: str, changes: Mapping[str, Any], action: str) -> R:
+        """Change one record of this type by its columns (typed values: enums, postures); return
+        the record after. Unchanged records are still audited."""
+        after = self.update(TABLES[kind], key, values_of(changes), action)
+        record: R = READERS[kind](after)
+        return record
 
     # --- rows -----------------------------------------------------------------------------
     def insert(self, table: Table, row: dict[str, Any], action: str, *, audit: bool = True) -> None:

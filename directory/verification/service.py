@@ -17,8 +17,7 @@ from directory.address import normalise_domain
 from directory.authz import Action, Principal, authorize
 from directory.errors import conflict, malformed, not_found
 from directory.model import Domain, RecordStatus
-from directory.store import rows
-from directory.store import tables as t
+from directory.store.records import posture_with
 from directory.verification.challenge import (
     ChallengeResult,
     challenge_name,
@@ -88,8 +87,8 @@ class DnsVerification:
         now = self.clock()
         token, expires = new_token(), expiry_for(now, self.settings.challenge_valid_days)
         with self.store.write(p.name, now) as w:
-            w.update(
-                t.domains,
+            w.change(
+                Domain,
                 domain.id,
                 {"challenge_token": token, "challenge_expires": expires},
                 "domain.challenge-issue",
@@ -130,14 +129,14 @@ class DnsVerification:
                     "verification_method": "dns",
                     "verification_evidence": result.evidence(),
                 }
-                w.update(t.domains, domain.id, changes, "domain.verify-dns")
+                w.change(Domain, domain.id, changes, "domain.verify-dns")
             elif domain.verification_method == "dns" or domain.verified_at is None:
                 changes = {
                     "verified_at": None,
                     "verification_method": None,
                     "verification_evidence": result.evidence(),
                 }
-                w.update(t.domains, domain.id, changes, "domain.verify-dns-failed")
+                w.change(Domain, domain.id, changes, "domain.verify-dns-failed")
             else:  # verified by hand: a failed DNS attempt is recorded, the manual record stays
                 w.audit("domain.verify-dns-failed", "domain", domain.id, None, result.as_dict())
 
@@ -160,12 +159,12 @@ class DnsVerification:
             if result.posture is None:
                 w.audit("domain.posture-dns-deferred", "domain", domain.id, None, result.as_dict())
                 return
-            stored = {
-                **rows.posture_to_json(result.posture),
-                "findings": [f.as_dict() for f in result.findings],
-                "records": result.records,
-            }
-            w.update(t.domains, domain.id, {"posture": stored}, "domain.posture-dns")
+            stored = posture_with(
+                result.posture,
+                findings=[f.as_dict() for f in result.findings],
+                records=result.records,
+            )
+            w.change(Domain, domain.id, {"posture": stored}, "domain.posture-dns")
 
     # --- the schedule ----------------------------------------------------------------------
     def due(self, now: datetime) -> tuple[list[Domain], list[Domain]]:
