@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli.context import console, emit_json, open_directory, table
+from api.cli.context import console, emit_json, open_directory, operator, table
 from api.cli.errors import translated
 
 app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
@@ -14,7 +14,7 @@ app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_he
 @translated
 def verify(as_json: bool = typer.Option(False, "--json")) -> None:
     """Recompute the chain; exit 1 if any entry was edited, inserted or deleted."""
-    checked, problems = open_directory().store.verify_audit()
+    checked, problems = open_directory().registration.verify_audit(operator())
     if as_json:
         emit_json({"checked": checked, "ok": not problems, "problems": problems})
     elif problems:
@@ -37,7 +37,9 @@ def log(
     entity: str | None = typer.Option(None, help="only entries about this record id"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    entries = open_directory().store.audit_entries(after=after, limit=limit, entity_id=entity)
+    entries = open_directory().registration.audit_entries(
+        operator(), after=after, limit=limit, entity_id=entity
+    )
     if as_json:
         emit_json(entries)
         return

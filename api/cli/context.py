@@ -56,7 +56,8 @@ def find_organisation(directory: Directory, ref: str) -> Organisation:
     org = directory.store.organisation(ref)
     if org is not None:
         return org
-    matches = [o for o in directory.store.organisations() if o.name.lower() == ref.lower()]
+    orgs = directory.registration.organisations(operator())
+    matches = [o for o in orgs if o.name.lower() == ref.lower()]
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:

@@ -33,7 +33,7 @@ def create(
 @app.command("list")
 @translated
 def list_keys(as_json: bool = typer.Option(False, "--json")) -> None:
-    keys = open_directory().store.api_keys()
+    keys = open_directory().registration.api_keys(operator())
     if as_json:
         emit_json(keys)
         return

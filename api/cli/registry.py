@@ -62,7 +62,7 @@ def org_create(
 @translated
 def org_list(as_json: bool = JSON) -> None:
     d = open_directory()
-    orgs = d.store.organisations()
+    orgs = d.registration.organisations(operator())
     if as_json:
         emit_json(orgs)
         return
@@ -87,13 +87,14 @@ def org_list(as_json: bool = JSON) -> None:
 @translated
 def org_show(org: str, as_json: bool = JSON) -> None:
     d = open_directory()
-    found = find_organisation(d, org)
+    full = d.registration.organisation_record(operator(), find_organisation(d, org).id)
+    found = full.organisation
     if as_json:
         emit_json(
             {
                 "organisation": found,
-                "domains": d.store.domains(found.id),
-                "accreditations": d.store.accreditations(found.id),
+                "domains": full.domains,
+                "accreditations": full.accreditations,
             }
         )
         return
@@ -103,16 +104,13 @@ def org_show(org: str, as_json: bool = JSON) -> None:
         ["id", "name", "verified", "posture"],
         [
             [x.id, x.name, x.verified_at, x.posture.source if x.posture else None]
-            for x in d.store.domains(found.id)
+            for x in full.domains
         ],
     )
     table(
         "Accreditations",
         ["id", "scheme", "valid from", "expires", "status"],
-        [
-            [a.id, a.scheme, a.valid_from, a.expires, a.status.value]
-            for a in d.store.accreditations(found.id)
-        ],
+        [[a.id, a.scheme, a.valid_from, a.expires, a.status.value] for a in full.accreditations],
     )
 
 
@@ -189,7 +187,7 @@ def domain_add(
 @translated
 def domain_list(org: str, as_json: bool = JSON) -> None:
     d = open_directory()
-    domains = d.store.domains(find_organisation(d, org).id)
+    domains = d.registration.domains_of(operator(), find_organisation(d, org).id)
     if as_json:
         emit_json(domains)
         return
@@ -295,7 +293,7 @@ def recipient_list(
     org: str, limit: int = typer.Option(100, min=1, max=100000), as_json: bool = JSON
 ) -> None:
     d = open_directory()
-    entries = d.store.recipients(find_organisation(d, org).id, limit=limit)
+    entries = d.registration.recipients_of(operator(), find_organisation(d, org).id, limit=limit)
     if as_json:
         emit_json(entries)
         return

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from api import schemas
 from api.auth import directory_of, principal
 from api.serialise import plain, record
-from directory.authz import Action, Principal, authorize
+from directory.authz import Principal
 from directory.service import Directory
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -34,23 +34,20 @@ def create_organisation(
 
 @router.get("/organisations")
 def list_organisations(request: Request, caller: Principal = Depends(principal)) -> list[Any]:
-    authorize(caller, Action.LIST_ORGANISATIONS)
-    return [plain(o) for o in _dir(request).store.organisations()]
+    return [plain(o) for o in _dir(request).registration.organisations(caller)]
 
 
 @router.get("/organisations/{org_id}")
 def read_organisation(
     org_id: str, request: Request, caller: Principal = Depends(principal)
 ) -> dict[str, Any]:
-    directory = _dir(request)
-    org = directory.registration.organisation(caller, org_id)
-    store = directory.store
+    found = _dir(request).registration.organisation_record(caller, org_id)
     return {
-        **plain(org),
-        "domains": [plain(d) for d in store.domains(org_id)],
-        "accreditations": [plain(a) for a in store.accreditations(org_id)],
-        "sponsored_by": [plain(s) for s in store.sponsorships(sponsored_id=org_id)],
-        "sponsors": [plain(s) for s in store.sponsorships(sponsor_id=org_id)],
+        **record(found.organisation),
+        "domains": [plain(d) for d in found.domains],
+        "accreditations": [plain(a) for a in found.accreditations],
+        "sponsored_by": [plain(s) for s in found.sponsored_by],
+        "sponsors": [plain(s) for s in found.sponsors],
     }
 
 
@@ -109,8 +106,7 @@ def claim_domain(
 def list_domains(
     org_id: str, request: Request, caller: Principal = Depends(principal)
 ) -> list[Any]:
-    authorize(caller, Action.READ_ORGANISATION, org_id)
-    return [plain(d) for d in _dir(request).store.domains(org_id)]
+    return [plain(d) for d in _dir(request).registration.domains_of(caller, org_id)]
 
 
 @router.post("/domains/{domain_id}/verification")
@@ -169,8 +165,8 @@ def list_recipients(
     limit: int = Query(default=100, ge=1, le=1000),
     offset: int = Query(default=0, ge=0, le=MAX_INT64),
 ) -> list[Any]:
-    authorize(caller, Action.READ_ORGANISATION, org_id)
-    return [plain(r) for r in _dir(request).store.recipients(org_id, limit=limit, offset=offset)]
+    found = _dir(request).registration.recipients_of(caller, org_id, limit=limit, offset=offset)
+    return [plain(r) for r in found]
 
 
 @router.patch("/recipients/{recipient_id}")
@@ -251,8 +247,7 @@ def create_api_key(
 
 @router.get("/api-keys")
 def list_api_keys(request: Request, caller: Principal = Depends(principal)) -> list[Any]:
-    authorize(caller, Action.MANAGE_API_KEYS)
-    return [plain(k) for k in _dir(request).store.api_keys()]
+    return [plain(k) for k in _dir(request).registration.api_keys(caller)]
 
 
 @router.delete("/api-keys/{key_id}", status_code=204)
@@ -272,15 +267,13 @@ def read_audit(
     limit: int = Query(default=100, ge=1, le=1000),
     entity_id: str | None = Query(default=None, max_length=64),
 ) -> list[Any]:
-    authorize(caller, Action.READ_AUDIT)
-    return [
-        plain(e)
-        for e in _dir(request).store.audit_entries(after=after, limit=limit, entity_id=entity_id)
-    ]
+    entries = _dir(request).registration.audit_entries(
+        caller, after=after, limit=limit, entity_id=entity_id
+    )
+    return [plain(e) for e in entries]
 
 
 @router.get("/audit/verify")
 def verify_audit(request: Request, caller: Principal = Depends(principal)) -> dict[str, Any]:
-    authorize(caller, Action.READ_AUDIT)
-    checked, problems = _dir(request).store.verify_audit()
+    checked, problems = _dir(request).registration.verify_audit(caller)
     return {"checked": checked, "ok": not problems, "problems": [plain(p) for p in problems]}

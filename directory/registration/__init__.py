@@ -8,6 +8,7 @@ nothing.
     accreditations.py  add, end
     sponsorships.py    add, end
     keys.py            API keys
+    reads.py           what an administrator may read, authorised
     base.py            what they share: validation, reading the records a change starts from
 """
 
@@ -18,6 +19,7 @@ from directory.registration.base import Clock, StatusHook
 from directory.registration.domains import Domains
 from directory.registration.keys import ApiKeys
 from directory.registration.organisations import IDENTIFIER_SCHEMES, TRANSITIONS, Organisations
+from directory.registration.reads import OrganisationRecord, Reads
 from directory.registration.recipients import NewMailbox, Recipients
 from directory.registration.sponsorships import Sponsorships
 
@@ -26,10 +28,13 @@ __all__ = [
     "TRANSITIONS",
     "Clock",
     "NewMailbox",
+    "OrganisationRecord",
     "Registration",
     "StatusHook",
 ]
 
 
-class Registration(Organisations, Domains, Recipients, Accreditations, Sponsorships, ApiKeys):
+class Registration(
+    Organisations, Domains, Recipients, Accreditations, Sponsorships, ApiKeys, Reads
+):
     """Every record type's registration, as one object (Directory.registration)."""
