@@ -5,11 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 from api.gateway.connection import ConnectionLimits
 from directory.classification import Level, Scheme
-from directory.configfile import ConfigError, Fields, read_toml
+from directory.configfile import (
+    ConfigError,
+    ConfigModel,
+    Text,
+    choice,
+    load_model,
+    non_empty_text,
+    non_empty_texts,
+    read_toml,
+    seconds,
+    whole,
+)
 
 _HEADER_NAME = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
 
@@ -64,80 +77,107 @@ class GatewayRules:
         return self.mode, self.minimum
 
 
+def _header_name(value: Any) -> str:
+    text = non_empty_text(value)
+    if not set(text) <= _HEADER_NAME:
+        raise ValueError("must be a header name (letters, digits and hyphens)")
+    return text
+
+
+def _value_text(value: Any) -> str:
+    """A value Postfix puts in its reply: printable ASCII on one line."""
+    text = non_empty_text(value)
+    if not text.isascii() or any(c in text for c in "\r\n\0"):
+        raise ValueError("must be printable ASCII on one line")
+    return text
+
+
+def _domains(value: Any) -> tuple[str, ...]:
+    domains = tuple(d.strip().rstrip(".").lower() for d in non_empty_texts(value))
+    if not domains:
+        raise ValueError("must name at least one domain")
+    return domains
+
+
+ModeName = Annotated[Mode, BeforeValidator(choice(Mode))]
+ReplyText = Annotated[str, BeforeValidator(_value_text)]
+
+
+class _RuleFile(ConfigModel):
+    sender_domains: Annotated[tuple[str, ...], BeforeValidator(_domains)]
+    mode: ModeName | None = None
+    minimum: Text | None = None
+
+
+class _GatewayFile(ConfigModel):
+    """config/gateway.toml, as written (levels are names until checked against the scheme)."""
+
+    mode: ModeName = Mode.TAG
+    minimum: Text = "OFFICIAL"
+    header: Annotated[str, BeforeValidator(_header_name)] = "X-Clearance"
+    lookup_timeout_seconds: Annotated[float, BeforeValidator(seconds(0.05, 60.0))] = 2.0
+    max_stale_seconds: Annotated[float, BeforeValidator(seconds(0.5, 3600.0))] = 10.0
+    answer_cache_entries: Annotated[int, BeforeValidator(whole(0, 10_000_000))] = 0
+    answer_cache_seconds: Annotated[float, BeforeValidator(seconds(0.1, 3600.0))] = 30.0
+    answer_cache_mib: Annotated[int, BeforeValidator(whole(1, 1_000_000))] = 256
+    tls_cache_mib: Annotated[int, BeforeValidator(whole(1, 1_000_000))] = 16
+    max_pending_requests: Annotated[int, BeforeValidator(whole(1, 10_000))] = 64
+    request_timeout_seconds: Annotated[float, BeforeValidator(seconds(0.5, 600.0))] = 10.0
+    idle_timeout_seconds: Annotated[float, BeforeValidator(seconds(1.0, 86_400.0))] = 330.0
+    max_connections: Annotated[int, BeforeValidator(whole(1, 1_000_000))] = 2000
+    tls_classification: Text = "OFFICIAL-SENSITIVE"
+    tls_secure: ReplyText = "secure"
+    tls_dane: ReplyText = "dane-only"
+    tls_encrypt: ReplyText = "encrypt"
+    recipient_found: ReplyText = "OK"
+    rules: tuple[_RuleFile, ...] = ()
+
+
 def load_gateway_rules(path: Path, scheme: Scheme, **overrides: Any) -> GatewayRules:
     """Read the file; `overrides` (e.g. mode="enforce-known" from a test or the command line)
     replace top-level keys before checking."""
     data, _ = read_toml(path)
     data.update({k: v for k, v in overrides.items() if v is not None})
-    top = Fields(path, "", data)
+    if isinstance(data.get("rules"), list):  # an array of tables is a list to TOML
+        data["rules"] = tuple(data["rules"])
+    found = load_model(path, _GatewayFile, data)
 
-    def level(f: Fields, key: str, default: str | None = None) -> Level:
-        name = f.string(key, default, required=default is None)
-        found = scheme.find(name)
-        if found is None:
-            raise f.error(key, f"{name!r} is not a classification of {scheme.name}")
-        return found
+    def level(key: str, name: str) -> Level:
+        got = scheme.find(name)
+        if got is None:
+            raise ConfigError(path, key, f"{name!r} is not a classification of {scheme.name}")
+        return got
 
-    def value_text(key: str, default: str) -> str:
-        text = top.string(key, default)
-        if not text.isascii() or any(c in text for c in "\r\n\0"):
-            raise top.error(key, "must be printable ASCII on one line")
-        return text
-
-    mode = Mode(top.choice("mode", MODES, "tag"))
-    minimum = level(top, "minimum", "OFFICIAL")
-    header = top.string("header", "X-Clearance")
-    if not set(header) <= _HEADER_NAME:
-        raise top.error("header", "must be a header name (letters, digits and hyphens)")
-    timeout = _seconds(top, "lookup_timeout_seconds", 2.0, 0.05, 60.0)
-    max_stale = _seconds(top, "max_stale_seconds", 10.0, 0.5, 3600.0)
-    cache_entries = top.integer("answer_cache_entries", 0, maximum=10_000_000)
-    cache_seconds = _seconds(top, "answer_cache_seconds", 30.0, 0.1, 3600.0)
-    cache_mib = top.integer("answer_cache_mib", 256, minimum=1, maximum=1_000_000)
-    tls_mib = top.integer("tls_cache_mib", 16, minimum=1, maximum=1_000_000)
-    limits = ConnectionLimits(
-        max_pending=top.integer("max_pending_requests", 64, minimum=1, maximum=10_000),
-        request_timeout=_seconds(top, "request_timeout_seconds", 10.0, 0.5, 600.0),
-        idle_timeout=_seconds(top, "idle_timeout_seconds", 330.0, 1.0, 86_400.0),
-        max_connections=top.integer("max_connections", 2000, minimum=1, maximum=1_000_000),
+    minimum = level("minimum", found.minimum)
+    rules = tuple(
+        SenderRule(
+            rule.sender_domains,
+            rule.mode or found.mode,
+            level(f"rules[{i}].minimum", rule.minimum) if rule.minimum else minimum,
+        )
+        for i, rule in enumerate(found.rules)
     )
-    rules: list[SenderRule] = []
-    for index, raw in enumerate(top._get("rules", [], False) or []):
-        f = Fields(path, f"rules[{index}]", raw)
-        domains = tuple(d.strip().rstrip(".").lower() for d in f.strings("sender_domains"))
-        if not domains:
-            raise f.error("sender_domains", "must name at least one domain")
-        rule_mode = Mode(f.choice("mode", MODES, mode.value))
-        rule_minimum = level(f, "minimum", minimum.name)
-        f.refuse_unknown()
-        rules.append(SenderRule(domains, rule_mode, rule_minimum))
-    result = GatewayRules(
+    return GatewayRules(
         scheme=scheme,
-        mode=mode,
+        mode=found.mode,
         minimum=minimum,
-        tls_level=level(top, "tls_classification", "OFFICIAL-SENSITIVE"),
-        tls_secure=value_text("tls_secure", "secure"),
-        tls_dane=value_text("tls_dane", "dane-only"),
-        tls_encrypt=value_text("tls_encrypt", "encrypt"),
-        recipient_found=value_text("recipient_found", "OK"),
-        header=header,
-        lookup_timeout=timeout,
-        max_stale=max_stale,
-        answer_cache_entries=cache_entries,
-        answer_cache_seconds=cache_seconds,
-        answer_cache_bytes=cache_mib * MIB,
-        tls_cache_bytes=tls_mib * MIB,
-        rules=tuple(rules),
-        limits=limits,
+        tls_level=level("tls_classification", found.tls_classification),
+        tls_secure=found.tls_secure,
+        tls_dane=found.tls_dane,
+        tls_encrypt=found.tls_encrypt,
+        recipient_found=found.recipient_found,
+        header=found.header,
+        lookup_timeout=found.lookup_timeout_seconds,
+        max_stale=found.max_stale_seconds,
+        answer_cache_entries=found.answer_cache_entries,
+        answer_cache_seconds=found.answer_cache_seconds,
+        answer_cache_bytes=found.answer_cache_mib * MIB,
+        tls_cache_bytes=found.tls_cache_mib * MIB,
+        rules=rules,
+        limits=ConnectionLimits(
+            max_pending=found.max_pending_requests,
+            request_timeout=found.request_timeout_seconds,
+            idle_timeout=found.idle_timeout_seconds,
+            max_connections=found.max_connections,
+        ),
     )
-    top.refuse_unknown()
-    return result
-
-
-def _seconds(f: Fields, key: str, default: float, low: float, high: float) -> float:
-    value = f._get(key, default, False)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise f.error(key, "must be a number of seconds")
-    if not low <= float(value) <= high:
-        raise ConfigError(f.path, f.key(key), f"must be between {low} and {high}")
-    return float(value)

@@ -73,6 +73,38 @@ def test_bad_settings_are_refused_naming_the_key(
     assert err.value.key == key
 
 
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        (
+            'mode = "block-everything"\n',
+            "mode",
+            "must be one of tag, enforce-known, enforce-minimum, not 'block-everything'",
+        ),
+        ('minimum = "HUSH"\n', "minimum", "'HUSH' is not a classification of uk-gsc"),
+        ("answer_cache_mib = 0\n", "answer_cache_mib", "must be between 1 and 1000000"),
+        ("answer_cache_entries = true\n", "answer_cache_entries", "must be a whole number"),
+        ("lookup_timeout_seconds = 0\n", "lookup_timeout_seconds", "must be between 0.05 and 60.0"),
+        ('max_stale_seconds = "5"\n', "max_stale_seconds", "must be a number of seconds"),
+        ("surprise = 1\n", "surprise", "is not a known setting"),
+        ('header = ""\n', "header", "must be a non-empty string"),
+        ("[[rules]]\nmode = \"tag\"\n", "rules[0].sender_domains", "is required"),
+        ("[[rules]]\nsender_domains = [\"a.example\"]\nwhat = 1\n", "rules[0].what",
+         "is not a known setting"),
+        ("[[rules]]\nsender_domains = [\"a.example\"]\nminimum = \"HUSH\"\n", "rules[0].minimum",
+         "'HUSH' is not a classification of uk-gsc"),
+        ("rules = 3\n", "rules", "must be an array"),
+    ],
+)  # fmt: skip
+def test_bad_settings_say_what_is_wrong(
+    tmp_path: Path, scheme: Scheme, text: str, key: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_gateway_rules(write(tmp_path, text), scheme)
+    assert (err.value.key, err.value.problem) == (key, problem)
+    assert str(err.value).endswith(f"gateway.toml: {key}: {problem}")
+
+
 def answer(best: str | None, reasons: list[tuple[str, str]] | None = None) -> dict[str, Any]:
     return {
         "max_classification": best,
