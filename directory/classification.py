@@ -5,8 +5,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
-from directory.configfile import ConfigError, Fields, read_toml
+from pydantic import BeforeValidator
+
+from directory.configfile import (
+    ConfigError,
+    ConfigModel,
+    Text,
+    TextList,
+    load_model,
+    read_toml,
+    tables,
+)
 from directory.errors import malformed
 
 _SEPARATORS = re.compile(r"[\s\-:_/]+")
@@ -67,23 +78,31 @@ class Scheme:
         raise KeyError(name)
 
 
+class _LevelFile(ConfigModel):
+    name: Text
+    aliases: TextList = ()
+    descriptors: TextList = ()
+
+
+class _SchemeFile(ConfigModel):
+    name: Text
+    title: Text | None = None
+    levels: Annotated[tuple[_LevelFile, ...], BeforeValidator(tables)]
+
+
 def load_scheme(path: Path) -> Scheme:
     data, _ = read_toml(path)
-    top = Fields(path, "", data)
-    name = top.string("name", required=True)
-    title = top.string("title", name)
+    found = load_model(path, _SchemeFile, data)
     levels: list[Level] = []
     index: dict[str, Level] = {}
     descriptors: dict[str, tuple[str, ...]] = {}
-    for rank, raw in enumerate(top.list_of_tables("levels")):
-        fields = Fields(path, f"levels[{rank}]", raw)
+    for rank, raw in enumerate(found.levels):
         level = Level(
-            name=fields.string("name", required=True),
+            name=raw.name,
             rank=rank,
-            aliases=fields.strings("aliases"),
-            descriptors=tuple(fold(d) for d in fields.strings("descriptors")),
+            aliases=raw.aliases,
+            descriptors=tuple(fold(d) for d in raw.descriptors),
         )
-        fields.refuse_unknown()
         for alias in (level.name, *level.aliases):
             key = fold(alias)
             if key in index and index[key] is not level:
@@ -95,5 +114,4 @@ def load_scheme(path: Path) -> Scheme:
             index[key] = level
         descriptors[level.name] = level.descriptors
         levels.append(level)
-    top.refuse_unknown()
-    return Scheme(name, title, tuple(levels), index, descriptors)
+    return Scheme(found.name, found.title or found.name, tuple(levels), index, descriptors)

@@ -208,3 +208,34 @@ def choice(options: type[E]) -> Callable[[Any], E]:
 
 Text = Annotated[str, BeforeValidator(non_empty_text)]
 Texts = Annotated[tuple[str, ...], BeforeValidator(non_empty_texts)]
+
+
+def flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+def tables(value: Any) -> tuple[Any, ...]:
+    """A non-empty array of tables (each then checked as its model)."""
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError("must be a non-empty array of tables")
+    return tuple(value)
+
+
+def array(value: Any) -> tuple[Any, ...]:
+    """An array, possibly empty, of tables (each then checked as its model)."""
+    if not isinstance(value, list | tuple):
+        raise ValueError("must be an array")
+    return tuple(value)
+
+
+def table(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError("must be a table")
+    return value
+
+
+TextList = Annotated[tuple[str, ...], BeforeValidator(non_empty_texts)]
+Flag = Annotated[bool, BeforeValidator(flag)]
+Table = Annotated[dict[str, Any], BeforeValidator(table)]

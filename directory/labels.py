@@ -16,10 +16,21 @@ from dataclasses import dataclass
 from email.header import decode_header, make_header
 from email.parser import HeaderParser
 from pathlib import Path
-from typing import Any
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 from directory.classification import Level, Scheme
-from directory.configfile import ConfigError, Fields, read_toml
+from directory.configfile import (
+    ConfigError,
+    ConfigModel,
+    Flag,
+    Table,
+    Text,
+    array,
+    load_model,
+    read_toml,
+)
 from directory.errors import malformed
 
 MAX_HEADERS = 256 * 1024  # a header section longer than this is refused
@@ -60,44 +71,51 @@ class LabelRules:
     sio: dict[str, dict[int, Level]]  # policy OID -> classification integer -> level
 
 
+class _PurviewFile(ConfigModel):
+    guids: Table = {}
+    names: Table = {}
+
+
+class _SioPolicyFile(ConfigModel):
+    oid: Text
+    classifications: Table
+
+
+class _SioFile(ConfigModel):
+    policies: Annotated[tuple[_SioPolicyFile, ...], BeforeValidator(array)] = ()
+
+
+class _LabelsFile(ConfigModel):
+    unlabelled: Text
+    block_unrecognised: Flag = True
+    purview: _PurviewFile = _PurviewFile()
+    sio: _SioFile = _SioFile()
+
+
 def load_label_rules(path: Path, scheme: Scheme) -> LabelRules:
     data, _ = read_toml(path)
-    top = Fields(path, "", data)
+    found = load_model(path, _LabelsFile, data)
 
     def level(key: str, name: object) -> Level:
-        found = scheme.find(name) if isinstance(name, str) else None
-        if found is None:
+        got = scheme.find(name) if isinstance(name, str) else None
+        if got is None:
             raise ConfigError(path, key, f"{name!r} is not a classification of {scheme.name}")
-        return found
+        return got
 
-    unlabelled = level("unlabelled", top.string("unlabelled", required=True))
-    block = top.boolean("block_unrecognised", True)
-    purview = Fields(path, "purview", _table(top, "purview"))
-    guids = {g.lower(): level(f"purview.guids.{g}", v) for g, v in _table(purview, "guids").items()}
-    names = {_fold(n): level(f"purview.names.{n}", v) for n, v in _table(purview, "names").items()}
-    purview.refuse_unknown()
-    sio_table = Fields(path, "sio", _table(top, "sio"))
+    unlabelled = level("unlabelled", found.unlabelled)
+    purview = found.purview
+    guids = {g.lower(): level(f"purview.guids.{g}", v) for g, v in purview.guids.items()}
+    names = {_fold(n): level(f"purview.names.{n}", v) for n, v in purview.names.items()}
     sio: dict[str, dict[int, Level]] = {}
-    for index, raw in enumerate(sio_table._get("policies", [], False)):
-        f = Fields(path, f"sio.policies[{index}]", raw)
-        oid = f.string("oid", required=True)
+    for index, policy in enumerate(found.sio.policies):
+        key = f"sio.policies[{index}].classifications"
         values: dict[int, Level] = {}
-        for number, name in f.table_of("classifications").items():
+        for number, name in policy.classifications.items():
             if not number.isdigit():
-                raise f.error("classifications", f"{number!r} is not a whole number")
-            values[int(number)] = level(f"sio.policies[{index}].classifications.{number}", name)
-        f.refuse_unknown()
-        sio[oid] = values
-    sio_table.refuse_unknown()
-    top.refuse_unknown()
-    return LabelRules(scheme, unlabelled, block, guids, names, sio)
-
-
-def _table(fields: Fields, name: str) -> dict[str, Any]:
-    value = fields._get(name, {}, False)
-    if not isinstance(value, dict):
-        raise fields.error(name, "must be a table")
-    return value
+                raise ConfigError(path, key, f"{number!r} is not a whole number")
+            values[int(number)] = level(f"{key}.{number}", name)
+        sio[policy.oid] = values
+    return LabelRules(scheme, unlabelled, found.block_unrecognised, guids, names, sio)
 
 
 def read_label(headers: str, rules: LabelRules) -> MessageLabel:

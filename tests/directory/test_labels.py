@@ -184,3 +184,31 @@ def test_label_config_refuses_unknown_classifications(tmp_path: Path, rules: Lab
     with pytest.raises(ConfigError) as err:
         load_label_rules(path, rules.scheme)
     assert err.value.key == "purview.names.General"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ("block_unrecognised = true\n", "unlabelled", "is required"),
+        ('unlabelled = "HUSH"\n', "unlabelled", "'HUSH' is not a classification of uk-gsc"),
+        ('unlabelled = "OFFICIAL"\nblock_unrecognised = "yes"\n', "block_unrecognised",
+         "must be true or false"),
+        ('unlabelled = "OFFICIAL"\npurview = 3\n', "purview", "must be a table"),
+        ('unlabelled = "OFFICIAL"\n[purview]\nlabels = {}\n', "purview.labels",
+         "is not a known setting"),
+        ('unlabelled = "OFFICIAL"\n[[sio.policies]]\noid = "1.2"\n',
+         "sio.policies[0].classifications", "is required"),
+        ('unlabelled = "OFFICIAL"\n[[sio.policies]]\noid = "1.2"\n'
+         'classifications = {x = "OFFICIAL"}\n',
+         "sio.policies[0].classifications", "'x' is not a whole number"),
+        ('unlabelled = "OFFICIAL"\n[sio]\npolicies = 1\n', "sio.policies", "must be an array"),
+    ],
+)  # fmt: skip
+def test_label_config_says_what_is_wrong(
+    tmp_path: Path, rules: LabelRules, text: str, key: str, problem: str
+) -> None:
+    path = tmp_path / "labels.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_label_rules(path, rules.scheme)
+    assert (err.value.key, err.value.problem) == (key, problem)
