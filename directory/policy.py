@@ -9,9 +9,24 @@ import hashlib
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 from directory.classification import Level, Scheme, load_scheme
-from directory.configfile import ConfigError, Fields, read_toml
+from directory.configfile import (
+    ConfigError,
+    ConfigModel,
+    Flag,
+    Table,
+    Text,
+    TextList,
+    choice,
+    load_model,
+    one_of,
+    read_toml,
+    whole,
+)
 from directory.model import DmarcPolicy, RecipientRole, Sector, Transport, TrustLevel
 
 TRUST_LABELS = tuple(level.label for level in TrustLevel)
@@ -49,25 +64,41 @@ class Policy:
         return self.requirements[level.rank]
 
 
+class _PolicyFile(ConfigModel):
+    name: Text
+    version: Text
+    scheme: Text
+    accreditation_schemes: TextList = ()
+    answer_valid_seconds: Annotated[int, BeforeValidator(whole(1, 86400 * 7))] = 3600
+    domain_verification_max_age_days: Annotated[int, BeforeValidator(whole(1, 400))] = 35
+    posture_max_age_days: Annotated[int, BeforeValidator(whole(1, 400))] = 8
+    classifications: Table
+
+
+class _RequirementFile(ConfigModel):
+    permitted: Flag = True
+    min_trust: Annotated[str, BeforeValidator(one_of(TRUST_LABELS))] = "accredited"
+    transport: Annotated[Transport, BeforeValidator(choice(Transport))] = Transport.NONE
+    dmarc: Annotated[str, BeforeValidator(one_of(DMARC_LABELS))] = "none"
+    mailbox_verified: Flag = False
+    certificate: Flag = False
+    sectors: TextList = ()
+    roles: TextList = ()
+
+
 def load_policy(path: Path, schemes_dir: Path) -> Policy:
     data, raw = read_toml(path)
-    top = Fields(path, "", data)
-    name = top.string("name", required=True)
-    version = top.string("version", required=True)
-    scheme_name = top.string("scheme", required=True)
-    scheme_path = schemes_dir / f"{scheme_name}.toml"
+    found = load_model(path, _PolicyFile, data)
+    scheme_path = schemes_dir / f"{found.scheme}.toml"
     if not scheme_path.is_file():
-        raise top.error("scheme", f"names {scheme_name!r} but {scheme_path} does not exist")
+        raise ConfigError(
+            path, "scheme", f"names {found.scheme!r} but {scheme_path} does not exist"
+        )
     scheme = load_scheme(scheme_path)
-    accreditation = frozenset(top.strings("accreditation_schemes"))
-    answer_valid = top.integer("answer_valid_seconds", 3600, minimum=1, maximum=86400 * 7)
-    verification_age = top.integer("domain_verification_max_age_days", 35, minimum=1, maximum=400)
-    posture_age = top.integer("posture_max_age_days", 8, minimum=1, maximum=400)
-    tables = top.table_of("classifications")
-    top.refuse_unknown()
+    tables = found.classifications
     for key in tables:
         if scheme.find(key) is None or scheme.find(key) != _exact(scheme, key):
-            raise ConfigError(path, f"classifications.{key}", f"is not a level of {scheme_name}")
+            raise ConfigError(path, f"classifications.{key}", f"is not a level of {found.scheme}")
     requirements = []
     for level in scheme.levels:
         if level.name not in tables:
@@ -76,15 +107,15 @@ def load_policy(path: Path, schemes_dir: Path) -> Policy:
     _check_monotonic(path, requirements)
     digest = "sha256:" + hashlib.sha256(raw).hexdigest()
     return Policy(
-        name=name,
-        version=version,
+        name=found.name,
+        version=found.version,
         digest=digest,
         scheme=scheme,
         requirements=tuple(requirements),
-        accreditation_schemes=accreditation,
-        answer_valid_seconds=answer_valid,
-        domain_verification_max_age_days=verification_age,
-        posture_max_age_days=posture_age,
+        accreditation_schemes=frozenset(found.accreditation_schemes),
+        answer_valid_seconds=found.answer_valid_seconds,
+        domain_verification_max_age_days=found.domain_verification_max_age_days,
+        posture_max_age_days=found.posture_max_age_days,
     )
 
 
@@ -96,32 +127,26 @@ def _exact(scheme: Scheme, key: str) -> Level | None:
 
 
 def _requirement(path: Path, level: Level, table: object) -> Requirement:
-    f = Fields(path, f"classifications.{level.name}", table)
-    permitted = f.boolean("permitted", True)
-    min_trust = TrustLevel.from_label(f.choice("min_trust", TRUST_LABELS, "accredited"))
-    transport = Transport(f.choice("transport", TRANSPORTS, "none"))
-    dmarc = DmarcPolicy.from_label(f.choice("dmarc", DMARC_LABELS, "none"))
-    mailbox_verified = f.boolean("mailbox_verified", False)
-    certificate = f.boolean("certificate", False)
-    sectors = f.strings("sectors")
-    for sector in sectors:
+    key = f"classifications.{level.name}"
+    found = load_model(path, _RequirementFile, table, key)
+    for sector in found.sectors:
         if sector not in {s.value for s in Sector}:
-            raise f.error("sectors", f"{sector!r} is not a sector")
-    roles = f.strings("roles")
-    for role in roles:
+            raise ConfigError(path, f"{key}.sectors", f"{sector!r} is not a sector")
+    for role in found.roles:
         if role not in ROLE_LABELS:
-            raise f.error("roles", f"{role!r} is not one of {', '.join(ROLE_LABELS)}")
-    f.refuse_unknown()
+            raise ConfigError(
+                path, f"{key}.roles", f"{role!r} is not one of {', '.join(ROLE_LABELS)}"
+            )
     return Requirement(
         level=level,
-        permitted=permitted,
-        min_trust=min_trust,
-        transport=transport,
-        dmarc=dmarc,
-        mailbox_verified=mailbox_verified,
-        certificate=certificate,
-        sectors=frozenset(Sector(s) for s in sectors),
-        roles=frozenset(roles),
+        permitted=found.permitted,
+        min_trust=TrustLevel.from_label(found.min_trust),
+        transport=found.transport,
+        dmarc=DmarcPolicy.from_label(found.dmarc),
+        mailbox_verified=found.mailbox_verified,
+        certificate=found.certificate,
+        sectors=frozenset(Sector(s) for s in found.sectors),
+        roles=frozenset(found.roles),
     )
 
 
