@@ -33,10 +33,13 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
     logs.configure(directory.settings.log_level)
     directory.check_schema()
 
+    lookups = LookupBatcher(directory.lookup)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         with tuned_gc():  # api/runtime.py: full collections do not stall requests
             yield
+        lookups.close()
         directory.close()
 
     app = FastAPI(
@@ -48,7 +51,7 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
         lifespan=lifespan,
     )
     app.state.directory = directory
-    app.state.lookups = LookupBatcher(directory.lookup)
+    app.state.lookups = lookups
     problems.install(app)
     app.add_middleware(
         boundary.Boundary,

@@ -10,26 +10,54 @@ many), with answers identical to `Lookup.lookup`'s.
 A bad address fails only its own request: when a batch is refused as malformed, each of its
 lookups is answered on its own. Any other failure (the store cannot answer) fails every lookup
 of the batch, which the API turns into an error response: never an answer.
+
+`run` reads the store off the event loop's thread, on a small pool, within `timeout` seconds
+(past it: DirectoryError(unavailable), HTTP 503, never a "yes"): the batch and decision routes
+use it. Single lookups that miss the cache are still answered on the loop's thread at the end
+of the iteration: moving them to a thread measured 0.90-0.93 of the throughput and twice the
+p99 (docs/performance.md, seventh session), so that step waits for a better design (issue 13).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from directory.errors import DirectoryError, ErrorKind
 from directory.lookup import DetailRule, Lookup
 
 Waiter = tuple[str, "asyncio.Future[dict[str, Any]]"]
+T = TypeVar("T")
 
 
 class LookupBatcher:
-    def __init__(self, lookup: Lookup, max_batch: int = 256) -> None:
+    def __init__(
+        self, lookup: Lookup, max_batch: int = 256, threads: int = 4, timeout: float = 5.0
+    ) -> None:
         self.lookup = lookup
         self.max_batch = min(max_batch, lookup.batch_limit)
+        self.timeout = timeout
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lookup")
         self._pending: dict[tuple[str | None, DetailRule], list[Waiter]] = {}
         self.batches = 0  # lookup_many calls made, for tests and benchmarks
         self.answered = 0
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def run(self, read: Callable[..., T], *args: Any) -> T:
+        """`read(*args)` on the pool, within the deadline."""
+        loop = asyncio.get_running_loop()
+        waiting = loop.run_in_executor(self._pool, read, *args)
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiting), self.timeout)
+        except TimeoutError:
+            raise DirectoryError(
+                ErrorKind.UNAVAILABLE,
+                f"the directory did not answer within {self.timeout:g} s",
+            ) from None
 
     async def answer(
         self, address: str, classification: str | None, detail: DetailRule

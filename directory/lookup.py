@@ -166,15 +166,43 @@ class Lookup:
     def cached(
         self, address: str, classification: str | None = None, detail: DetailRule = no_detail
     ) -> dict[str, Any] | None:
-        """The answer `lookup` would give, when the answer cache holds it; else None (and the
-        cache and the store are not touched: a caller may then gather misses into a batch)."""
-        snapshot, table = self.snapshots.current_with_answers()
+        """The answer `lookup` would give, when the answer cache holds it and the change
+        sequence is not due to be read; else None (and the store is not touched: a caller may
+        then gather misses into a batch, off its event loop)."""
+        pair = self.snapshots.fresh()
+        if pair is None:
+            return None
+        snapshot, table = pair
         entry = table.get((address, classification))
         if entry is None:
             return None
         now = self.clock()
         body = self._hit(entry, detail, now)
         return None if body is None else _render(snapshot, body, now, self._moment_of(now))
+
+    def cached_many(
+        self,
+        addresses: Sequence[str],
+        classification: str | None = None,
+        detail: DetailRule = no_detail,
+    ) -> list[dict[str, Any]] | None:
+        """What `lookup_many` would answer, when the answer cache holds every answer; else None
+        (and neither the cache nor the store is touched)."""
+        pair = self.snapshots.fresh()
+        if pair is None or len(addresses) > self.batch_limit:
+            return None
+        snapshot, table = pair
+        now = self.clock()
+        bodies: list[Body] = []
+        for raw in addresses:
+            entry = table.get((raw, classification))
+            body = _fresh(entry, detail, now) if entry is not None else None
+            if body is None:
+                return None
+            bodies.append(body)
+        self.answers.hits += len(bodies)
+        moment = self._moment_of(now)
+        return [_render(snapshot, body, now, moment) for body in bodies]
 
     def lookup(
         self, address: str, classification: str | None = None, detail: DetailRule = no_detail

@@ -298,6 +298,15 @@ class SnapshotHolder:
             self._checked = self.ticks()
             return pair
 
+    def fresh(self) -> tuple[Snapshot, Table] | None:
+        """The pair `current_with_answers` would give without reading the store, or None when
+        the change sequence is due to be read (for callers that must not read the store here,
+        such as an event loop's thread)."""
+        pair = self.answers.pair
+        if pair is not None and self.ticks() - self._checked < self.refresh_seconds:
+            return pair
+        return None
+
     def invalidate(self) -> None:
         """The next read checks the change sequence, however soon it comes."""
         self._checked = -math.inf

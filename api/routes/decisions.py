@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import directory_of, principal
+from api.batcher import LookupBatcher
 from directory.authz import Action, Principal, authorize, detail_rule
 from directory.decisions import decide
 from directory.labels import MAX_HEADERS, LabelRules, load_label_rules, read_label
@@ -45,5 +46,8 @@ async def decisions(
     authorize(caller, Action.LOOKUP)
     rules = label_rules(request, directory)
     label = read_label(body.headers, rules)
-    answer = decide(directory.lookup, label, rules, body.recipients, detail_rule(caller))
+    batcher: LookupBatcher = request.app.state.lookups  # off the loop, within its deadline
+    answer = await batcher.run(
+        decide, directory.lookup, label, rules, body.recipients, detail_rule(caller)
+    )
     return Response(json.dumps(answer), media_type="application/json")

@@ -118,5 +118,11 @@ async def lookup_batch(
 ) -> Response:
     directory = directory_of(request)
     authorize(caller, Action.LOOKUP)
-    answers = directory.lookup.lookup_many(body.addresses, body.classification, detail_rule(caller))
+    batcher: LookupBatcher = request.app.state.lookups
+    detail = detail_rule(caller)
+    answers = directory.lookup.cached_many(body.addresses, body.classification, detail)
+    if answers is None:  # the store is read off the event loop, within the deadline
+        answers = await batcher.run(
+            directory.lookup.lookup_many, body.addresses, body.classification, detail
+        )
     return Response(orjson.dumps({"answers": answers}), media_type="application/json")

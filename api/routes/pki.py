@@ -9,6 +9,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import directory_of, principal
 from api.schemas import Body
@@ -61,13 +62,13 @@ def root_crl(request: Request) -> Response:
 @public.post("/ocsp", response_class=Response)
 async def ocsp_post(request: Request) -> Response:
     body = await request.body()  # at most 16 KiB: api/app.py body_limits (413 beyond)
-    reply = _certificates(request).ocsp_reply(body)
+    reply = await run_in_threadpool(_certificates(request).ocsp_reply, body)  # reads the store
     return Response(reply.body, media_type=reply.content_type)
 
 
 @public.get("/ocsp/{encoded:path}", response_class=Response)
 async def ocsp_get(encoded: str, request: Request) -> Response:
-    reply = _certificates(request).ocsp_reply(encoded[:8192])
+    reply = await run_in_threadpool(_certificates(request).ocsp_reply, encoded[:8192])
     headers = {"Cache-Control": f"max-age={reply.max_age}"} if reply.max_age else {}
     return Response(reply.body, media_type=reply.content_type, headers=headers)
 

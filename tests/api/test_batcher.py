@@ -5,6 +5,7 @@ every waiting caller an error, never an answer."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -205,3 +206,66 @@ def test_concurrent_http_lookups_are_batched_and_a_bad_one_is_a_400(
     assert bad.status_code == 400
     assert bad.headers["content-type"] == "application/problem+json"
     assert "two@@ats" in bad.json()["detail"]
+
+
+# --- off the event loop, within a deadline --------------------------------------------------
+@pytest.mark.usefixtures("orgs")
+def test_batches_and_decisions_read_the_store_off_the_event_loop_thread(
+    app: FastAPI, directory: Directory, lookup_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    finder = directory.store.mailboxes
+    threads: list[str] = []
+    real_many = finder.find
+
+    def find(addresses: list[str]) -> Any:
+        threads.append(threading.current_thread().name)
+        return real_many(addresses)
+
+    monkeypatch.setattr(finder, "find", find)
+
+    async def run() -> tuple[list[httpx.Response], str]:
+        transport = httpx.ASGITransport(app=app)
+        headers = bearer(lookup_key)
+        async with httpx.AsyncClient(transport=transport, base_url="http://clearance") as client:
+            batch = client.post("/v1/lookups", json={"addresses": ADDRESSES}, headers=headers)
+            decision = client.post(
+                "/v1/decisions",
+                json={"headers": "Subject: [OFFICIAL] x\n", "recipients": ADDRESSES[:2]},
+                headers=headers,
+            )
+            done = await asyncio.gather(batch, decision)
+        return list(done), threading.current_thread().name
+
+    responses, loop_thread = asyncio.run(run())
+    assert [r.status_code for r in responses] == [200, 200]
+    assert len(threads) == 2 and loop_thread not in threads
+    assert all(name.startswith("lookup") for name in threads), threads
+
+
+def test_a_store_that_does_not_answer_in_time_is_a_failure_not_an_answer(
+    directory: Directory, orgs: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read the store does not answer by the deadline fails closed (unavailable); the thread
+    that waited is released afterwards."""
+    release = threading.Event()
+    finder = directory.store.mailboxes
+    real_many = finder.find
+
+    def stuck_many(addresses: list[str]) -> Any:
+        release.wait(30)
+        return real_many(addresses)
+
+    monkeypatch.setattr(finder, "find", stuck_many)
+    batcher = LookupBatcher(directory.lookup, timeout=0.2)
+
+    async def batch() -> Any:
+        return await batcher.run(directory.lookup.lookup_many, ADDRESSES[:2], "OFFICIAL")
+
+    try:
+        with pytest.raises(DirectoryError) as caught:
+            asyncio.run(batch())
+        assert caught.value.kind is ErrorKind.UNAVAILABLE
+        assert "within 0.2 s" in caught.value.detail
+    finally:
+        release.set()
+        batcher.close()
