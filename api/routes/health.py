@@ -50,8 +50,10 @@ def _checks(directory: Directory) -> tuple[list[dict[str, Any]], list[str]]:
     try:
         seq = directory.store.state().seq
         checks.append({"name": "store", "ok": True, "detail": f"change sequence {seq}"})
-    except Exception as exc:  # the store is down: not ready, logged here once per probe
-        log.warning("not ready: the store does not answer: %s", exc)
+    except DirectoryError as exc:  # the store cannot answer (UNAVAILABLE): not ready
+        # logged here once per probe, with the driver's cause; any other error is a fault of
+        # ours and reaches the boundary (a 500, logged there)
+        log.warning("not ready: %s: %s", exc.detail, exc.__cause__ or exc)
         checks.append({"name": "store", "ok": False, "detail": "does not answer"})
     if not checks[0]["ok"]:  # the store does not answer: its schema cannot be read either
         checks.append({"name": "schema", "ok": False, "detail": "not checked"})
